@@ -1,0 +1,1 @@
+"""Workstation role: datasets, training, evaluation, export, quantisation, bundles (torch lives here only)."""

@@ -1,0 +1,1 @@
+"""Clinic provisioning role: CA, device enrollment, broker config and ACLs, signing keys."""

@@ -1,0 +1,1 @@
+"""Clinic receiver role: subscribe, verify, decrypt, store, acknowledge, report."""
