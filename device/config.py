@@ -42,7 +42,7 @@ class CameraSection:
     fps: int = 30
 
     def validate(self, where):
-        if not self.source.split(":", 1)[0] in ("file", "usb", "gst", "picamera2"):
+        if self.source.split(":", 1)[0] not in ("file", "usb", "gst", "picamera2"):
             raise ConfigError(f"{where('source')}: must start with file:, usb:, gst: or be picamera2")
         for k in ("width", "height", "fps"):
             if getattr(self, k) <= 0:
