@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from device.errors import ConfigError
+from device.quality import QualityThresholds as _Q
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,13 @@ class PipelineSection:
     threads: int = 2
     crop_size: int = 112
     detect_interval: int = 15  # frames between detector runs while tracking (several-faces check)
-    min_face_px: float = 60.0  # outer-eye-corner distance x 2.2 approximates face width
-    max_yaw_deg: float = 30.0
-    max_pitch_deg: float = 25.0
-    min_sharpness: float = 20.0  # variance of the Laplacian on the aligned grey crop
-    min_brightness: float = 40.0
-    max_brightness: float = 220.0
+    # quality gate thresholds: defaults live in device.quality.QualityThresholds
+    min_face_px: float = _Q.min_face_px  # jaw width (points 0-16) in pixels
+    max_yaw_deg: float = _Q.max_yaw_deg
+    max_pitch_deg: float = _Q.max_pitch_deg
+    min_sharpness: float = _Q.min_sharpness  # variance of the Laplacian on the aligned grey crop
+    min_brightness: float = _Q.min_brightness
+    max_brightness: float = _Q.max_brightness
 
     def validate(self, where):
         if self.crop_size not in (112, 224):

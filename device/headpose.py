@@ -101,7 +101,7 @@ def head_pose(pts68: np.ndarray, width: int, height: int) -> tuple[float, float,
         return float("nan"), float("nan"), float("nan")
     r, _ = cv2.Rodrigues(rvec)
     # r maps face axes to camera axes; decompose as R = Ry(yaw) @ Rx(pitch) @ Rz(roll)
-    yaw = math.degrees(math.asin(max(-1.0, min(1.0, r[0, 2]))))
-    pitch = math.degrees(math.atan2(-r[1, 2], r[2, 2]))
-    roll = math.degrees(math.atan2(-r[0, 1], r[0, 0]))
+    pitch = math.degrees(math.asin(max(-1.0, min(1.0, -r[1, 2]))))
+    yaw = math.degrees(math.atan2(r[0, 2], r[2, 2]))
+    roll = math.degrees(math.atan2(r[1, 0], r[1, 1]))
     return yaw, pitch, roll

@@ -24,7 +24,7 @@ REASONS = (
 
 @dataclass(frozen=True)
 class QualityThresholds:
-    min_face_px: float = 60.0
+    min_face_px: float = 80.0
     max_yaw_deg: float = 30.0
     max_pitch_deg: float = 25.0
     min_sharpness: float = 20.0

@@ -25,17 +25,17 @@ def _faces(testdata):
         for im in ET.parse(d / xml).getroot().iter("image"):
             rgb = read_rgb(d / im.get("file"))
             for box in im.iter("box"):
-                t, l, w, h = (float(box.get(k)) for k in ("top", "left", "width", "height"))
+                t, left, w, h = (float(box.get(k)) for k in ("top", "left", "width", "height"))
                 parts = sorted(box.iter("part"), key=lambda p: int(p.get("name")))
                 gt = np.array([[float(p.get("x")), float(p.get("y"))] for p in parts])
-                yield rgb, (l, t, w, h), gt
+                yield rgb, (left, t, w, h), gt
 
 
 def _nme(pipeline, testdata):
     all_pts, no_jaw = [], []
-    for rgb, (l, t, w, h), gt in _faces(testdata):
+    for rgb, (left, t, w, h), gt in _faces(testdata):
         k = CROP / (2.0 * max(w, h))
-        m = np.array([[k, 0, CROP / 2 - k * (l + w / 2)], [0, k, CROP / 2 - k * (t + h / 2)]], np.float32)
+        m = np.array([[k, 0, CROP / 2 - k * (left + w / 2)], [0, k, CROP / 2 - k * (t + h / 2)]], np.float32)
         crop = cv2.warpAffine(rgb, m, (CROP, CROP), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
         box = (CROP / 2 - k * w / 2, CROP / 2 - k * h / 2, CROP / 2 + k * w / 2, CROP / 2 + k * h / 2)
         pts = mp478_to_68(pipeline.landmarker.landmarks_in_box(crop, box))[:, :2]
@@ -56,7 +56,7 @@ def test_68_point_map_matches_dlib_within_0_08(pipeline, testdata):
 
 def test_a_wrong_map_would_fail(pipeline, testdata):
     """Guard that the metric can fail: mirroring the points left-right breaks it."""
-    rgb, (l, t, w, h), gt = next(iter(_faces(testdata)))
+    _rgb, _box, gt = next(iter(_faces(testdata)))
     mirrored = gt.copy()
     mirrored[:, 0] = 2 * gt[:, 0].mean() - gt[:, 0]
     err = np.linalg.norm(mirrored - gt, axis=1).mean() / np.linalg.norm(gt[36] - gt[45])

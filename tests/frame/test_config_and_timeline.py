@@ -1,0 +1,77 @@
+import json
+
+import pytest
+
+from device.config import config_from_dict, load_config
+from device.errors import ConfigError, InputError
+from device.summary import SummaryError, validate_summary
+from device.timeline import Timeline
+
+
+def test_config_defaults_and_paths(tmp_path):
+    p = tmp_path / "device.toml"
+    p.write_text('[device]\nid = "kiosk-1"\ndata_dir = "data"\n[pipeline]\nthreads = 1\n')
+    cfg = load_config(p)
+    assert cfg.device.id == "kiosk-1" and cfg.pipeline.threads == 1
+    assert cfg.device.data_dir == tmp_path / "data"
+    assert cfg.data_path(cfg.delivery.outbox_path) == tmp_path / "data" / "outbox.sqlite"
+
+
+@pytest.mark.parametrize(
+    "text, where",
+    [
+        ('[device]\nid = "Bad/Id#"\n', "device.id"),
+        ("[pipeline]\nthreads = \"two\"\n", "pipeline.threads"),
+        ("[pipeline]\ncrop_size = 100\n", "pipeline.crop_size"),
+        ("[camera]\nsorce = \"usb:0\"\n", "camera.sorce"),
+        ("[nonsense]\nx = 1\n", "[nonsense]"),
+        ("[delivery]\nbroker_url = \"http://x\"\n", "delivery.broker_url"),
+        ("this is = = not toml", "not valid TOML"),
+    ],
+)
+def test_config_errors_name_file_and_key(tmp_path, text, where):
+    p = tmp_path / "bad.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        load_config(p)
+    assert str(p) in str(exc.value) and where in str(exc.value)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_config_from_dict_without_file():
+    assert config_from_dict({}).camera.source == "usb:0"
+
+
+def test_timeline_lookup_and_validation(tmp_path):
+    tl = Timeline.from_dict({"segments": [
+        {"name": "b", "condition": "neutral", "start": 0, "end": 2, "baseline": True},
+        {"name": "h", "condition": "happiness", "start": 3, "end": 5},
+    ]})
+    assert tl.segment_at(1.0).name == "b" and tl.segment_at(2.5) is None and tl.segment_at(4.99).name == "h"
+    p = tmp_path / "t.json"
+    p.write_text(json.dumps(tl.to_dict()))
+    assert Timeline.load(p).to_dict() == tl.to_dict()
+    for bad, msg in [
+        ({"segments": [{"name": "a", "condition": "joy", "start": 0, "end": 1}]}, "condition"),
+        ({"segments": [{"name": "a", "start": 2, "end": 1}]}, "start < end"),
+        ({"segments": [{"name": "a", "start": 0, "end": 2}, {"name": "b", "start": 1, "end": 3}]}, "overlap"),
+        ({"segs": []}, "segments"),
+    ]:
+        with pytest.raises(InputError, match=msg):
+            Timeline.from_dict(bad)
+
+
+def test_summary_validation_refuses_per_frame_series():
+    ok = {"schema_version": "emoface.summary/1", "segments": [],
+          "session": {"frames_seen": 1, "frames_used": 1, "rejected": {}, "features": {}}}
+    validate_summary(ok)
+    with pytest.raises(SummaryError, match="per-frame"):
+        validate_summary({**ok, "track": list(range(1000))})
+    with pytest.raises(SummaryError, match="non-finite"):
+        validate_summary({**ok, "x": float("nan")})
+    with pytest.raises(SummaryError, match="schema_version"):
+        validate_summary({**ok, "schema_version": "other/9"})
