@@ -1,0 +1,289 @@
+"""The kiosk application: the pygame loop, the current screen, and the session lifecycle.
+
+    welcome -> consent -> camera check -> [PHQ-9, GAD-7] -> playback -> processing -> thanks
+                 |decline                       |stop / idle / camera lost
+                 v                              v
+              nothing queued           incomplete summary queued (if anything was collected)
+
+The loop runs on the main thread at `settings.fps`; capture and analysis run in their own
+threads (device.kiosk.capture), so decoding and drawing the stimulus never wait for the
+frame path. `finalise` builds, validates and queues the summary through the delivery
+object (anything with `submit(summary) -> message_id`), timing it from the end of the
+last stimulus.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pygame
+
+from device.errors import EmofaceError
+from device.i18n import normalise_language
+from device.kiosk import screens
+from device.kiosk.capture import CaptureSession
+from device.kiosk.session import COMPLETE, INCOMPLETE, Session, build_summary
+from device.kiosk.stimulus import StimulusPack
+from device.kiosk.ui import Fonts, find_cjk_font
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KioskSettings:
+    device_id: str = "dev-kiosk"
+    language: str = "en"  # "en" or "zh"/"zh-Hans"
+    questionnaires: tuple[str, ...] = ("PHQ-9", "GAD-7")
+    operator_pin: str = ""  # empty: operator menu disabled
+    idle_timeout_s: float = 120.0
+    size: tuple[int, int] = (800, 480)  # window size; full screen uses the display's
+    fullscreen: bool = False
+    fps: int = 40  # loop cap; the player needs >= 30
+    stable_frames: int = 8  # camera check: consecutive good frames before Continue
+    message_s: float = 10.0  # thank-you / declined screens return to welcome after this
+    processing_min_s: float = 0.8  # processing screen stays at least this long (no flash)
+    audio: bool = True
+    model_bundle: dict | None = (
+        None  # {"id", "version", "manifest_sha256"} of the loaded classifier
+    )
+
+    @classmethod
+    def from_device_config(cls, cfg, **overrides) -> KioskSettings:
+        k = cfg.kiosk
+        base = dict(
+            device_id=cfg.device.id,
+            language=cfg.device.language,
+            questionnaires=tuple(k.questionnaires),
+            operator_pin=k.operator_pin,
+            idle_timeout_s=k.idle_timeout_s,
+            fullscreen=k.fullscreen,
+        )
+        base.update(overrides)
+        return cls(**base)
+
+
+class KioskApp:
+    def __init__(
+        self,
+        settings: KioskSettings,
+        pack: StimulusPack,
+        capture: CaptureSession,
+        delivery,
+        surface: pygame.Surface | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        on_tick: Callable[[KioskApp], None] | None = None,
+    ):
+        self.settings = settings
+        self.pack = pack
+        self.capture = capture
+        self.delivery = delivery
+        self.now = clock
+        self.on_tick = on_tick
+        pygame.init()
+        if surface is None:
+            flags = pygame.FULLSCREEN if settings.fullscreen else 0
+            surface = pygame.display.set_mode(
+                (0, 0) if settings.fullscreen else settings.size, flags
+            )
+            pygame.display.set_caption("emoface")
+            pygame.mouse.set_visible(not settings.fullscreen)
+        self.surface = surface
+        self.size = surface.get_size()
+        self.cjk_font = find_cjk_font()
+        self._fonts: dict[str, Fonts] = {}
+        self.language = "en"
+        self.set_language(settings.language)
+        self.session: Session | None = None
+        self.session_count = 0
+        self.results: list[dict] = []  # one per finished session (status, reason, message id)
+        self.running = True
+        self.shutdown_reason: str | None = None
+        self.last_input = self.now()
+        self.frames = 0
+        self._clock = pygame.time.Clock()
+        self.screen: screens.Screen = screens.WelcomeScreen(self)
+        self.screen.enter()
+
+    # -- language -------------------------------------------------------------------------
+    def set_language(self, lang: str) -> None:
+        lang = normalise_language(lang)
+        if lang != "en" and self.cjk_font is None:
+            log.warning(
+                "no CJK font found (install fonts-wqy-zenhei or fonts-noto-cjk, or set EMOFACE_CJK_FONT): "
+                "showing English instead of %s",
+                lang,
+            )
+            lang = "en"
+        self.language = lang
+
+    @property
+    def fonts(self) -> Fonts:
+        f = self._fonts.get(self.language)
+        if f is None:
+            f = Fonts(self.size[1], self.cjk_font if self.language != "en" else None)
+            self._fonts[self.language] = f
+        return f
+
+    # -- navigation -----------------------------------------------------------------------
+    def go(self, screen: screens.Screen) -> None:
+        log.debug("screen %s -> %s", self.screen.name, screen.name)
+        self.screen = screen
+        self.last_input = self.now()
+        screen.enter()
+
+    def session_minutes(self) -> float:
+        extra = 1.5 if self.settings.questionnaires else 0.5  # consent, camera check, forms
+        return self.pack.total_seconds() / 60.0 + extra
+
+    def open_operator(self) -> None:
+        if self.settings.operator_pin:
+            self.go(screens.PinScreen(self))
+
+    def check_pin(self, digits: str) -> bool:
+        import hmac
+
+        return bool(self.settings.operator_pin) and hmac.compare_digest(
+            digits, self.settings.operator_pin
+        )
+
+    def request_shutdown(self, reason: str) -> None:
+        self.shutdown_reason = reason
+        self.running = False
+
+    def delivery_status(self) -> dict:
+        try:
+            st = self.delivery.status() if hasattr(self.delivery, "status") else {}
+            return st if isinstance(st, dict) else dict(vars(st))
+        except Exception as exc:  # noqa: BLE001 - the menu must open even if delivery is sick
+            return {"error": str(exc)}
+
+    # -- session lifecycle ----------------------------------------------------------------
+    def begin_session(self) -> None:
+        """Consent given: a new session, and the camera starts for the camera check."""
+        self.session = Session(self.session_count, self.language, self.pack)
+        self.session_count += 1
+        self.capture.start()
+
+    def decline_consent(self) -> None:
+        self.results.append(
+            {"status": "declined", "reason": "consent_declined", "message_id": None}
+        )
+        self.go(screens.MessageScreen(self, None, "declined.body"))
+
+    def after_camera_check(self) -> None:
+        if self.settings.questionnaires:
+            self.go(screens.QuestionnaireScreen(self, list(self.settings.questionnaires)))
+        else:
+            self.start_playback()
+
+    def start_playback(self) -> None:
+        self.go(screens.PlaybackScreen(self))
+
+    def end_session(self, status: str, reason: str | None, ended_at: float) -> None:
+        self.go(screens.ProcessingScreen(self, status, reason, ended_at))
+
+    def abandon_session(self, reason: str, message: str = "thanks.stopped") -> None:
+        """Stop before or during the forms: queue an incomplete record only if data exists."""
+        session = self.session
+        if session is not None and session.has_data:
+            self.finalise(INCOMPLETE, reason, self.now())
+        else:
+            self._stop_capture()
+            self.session = None
+            self.results.append({"status": "discarded", "reason": reason, "message_id": None})
+        self.go(
+            screens.MessageScreen(self, None, message) if message else screens.WelcomeScreen(self)
+        )
+
+    def _stop_capture(self) -> None:
+        self.capture.end_recording(drain_s=0.0)
+        self.capture.stop()
+
+    def finalise(self, status: str, reason: str | None, ended_at: float) -> dict:
+        """Build, validate and queue the summary. Never raises: a failure is logged and kept
+        in `results` so the operator menu shows it; the patient only sees 'thank you'."""
+        session = self.session
+        acc = self.capture.end_recording()
+        if status == COMPLETE and self.capture.lost_reason:
+            status, reason = INCOMPLETE, self.capture.lost_reason
+        cap = self.capture
+        session.capture_stats = {
+            "frames_captured": cap.frames_captured,
+            "frames_analysed": cap.frames_analysed,
+            "frames_dropped": cap.frames_dropped,
+        }
+        self.capture.stop()
+        result = {"status": status, "reason": reason, "message_id": None}
+        try:
+            summary = build_summary(
+                session, acc, status, reason, self.settings.device_id, self.settings.model_bundle
+            )
+            result["message_id"] = self.delivery.submit(summary)
+            result["summary"] = summary
+        except EmofaceError as exc:
+            log.error("session summary not queued: %s", exc)
+            result["error"] = str(exc)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("session summary not queued")
+            result["error"] = f"{type(exc).__name__}: {exc}"
+        result["finalise_s"] = round(self.now() - ended_at, 4)
+        log.info(
+            "session %s%s: queued %s in %.3f s",
+            status,
+            f" ({reason})" if reason else "",
+            result["message_id"],
+            result["finalise_s"],
+        )
+        self.results.append(result)
+        self.session = None
+        return result
+
+    @property
+    def last_result(self) -> dict | None:
+        return self.results[-1] if self.results else None
+
+    # -- loop -----------------------------------------------------------------------------
+    def step(self) -> None:
+        """One frame: events, idle check, update, draw, flip, wait for the frame rate."""
+        for event in pygame.event.get():
+            if event.type == pygame.QUIT:
+                self.request_shutdown("window closed")
+                continue
+            if event.type in (pygame.MOUSEBUTTONUP, pygame.FINGERUP, pygame.KEYDOWN):
+                self.last_input = self.now()
+                self.screen.handle(event)
+        now = self.now()
+        if self.screen.idle_timeout and now - self.last_input > self.settings.idle_timeout_s:
+            if self.session is not None:
+                self.abandon_session("idle_timeout", message="")
+            else:
+                self.go(screens.WelcomeScreen(self))
+        self.screen.update(self.now())
+        self.screen.draw(self.surface)
+        pygame.display.flip()
+        self.frames += 1
+        if self.on_tick is not None:
+            self.on_tick(self)
+        self._clock.tick(self.settings.fps)
+
+    def run(
+        self, until: Callable[[KioskApp], bool] | None = None, max_s: float | None = None
+    ) -> None:
+        start = self.now()
+        while self.running:
+            if until is not None and until(self):
+                return
+            if max_s is not None and self.now() - start > max_s:
+                raise TimeoutError(
+                    f"kiosk loop still on screen {self.screen.name!r} after {max_s} s"
+                )
+            self.step()
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.abandon_session("kiosk_stopped", message="")
+        self.capture.stop()
+        pygame.quit()

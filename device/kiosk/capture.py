@@ -1,0 +1,218 @@
+"""Capture and analysis off the player's thread, with a bounded queue between them.
+
+    camera thread --(bounded queue, drop-oldest)--> analysis thread --> accumulator
+
+The camera thread only reads frames and stamps them with the kiosk's monotonic clock, so
+a frame's time is comparable with the player's stimulus clock; when analysis falls behind
+the oldest queued frame is dropped and counted (in the accumulator, against the segment it
+belonged to), never silently lost and never letting the queue grow. The analysis thread
+runs the frame path and, while a recording is open, adds each result to the session
+accumulator at `t - t0` on the stimulus timeline. Frames live only in the queue: nothing
+is written anywhere.
+
+A camera that stops delivering (end of stream, an exception, or no frame for
+`stall_s`) sets `lost_reason`; the kiosk then ends the session as incomplete.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from device.accumulator import SessionAccumulator
+from device.timeline import Timeline
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CameraStatus:
+    """What the camera-check screen shows: the latest frame's quality verdict."""
+
+    t: float = 0.0
+    ok: bool = False
+    reason: str | None = "no_face"
+    stable_frames: int = 0  # consecutive frames that passed the gate
+
+
+class CaptureSession:
+    def __init__(
+        self,
+        source_factory: Callable[[], object],
+        pipeline,
+        queue_size: int = 4,
+        paced: bool = False,
+        stall_s: float = 3.0,
+        clock: Callable[[], float] = time.monotonic,
+        class_names: tuple[str, ...] = (),
+    ):
+        self._source_factory = source_factory
+        self.pipeline = pipeline
+        self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.paced = paced  # a video file standing in for a camera: deliver at its frame rate
+        self.stall_s = stall_s
+        self.clock = clock
+        self.class_names = class_names
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._source = None
+        self.status = CameraStatus()
+        self.lost_reason: str | None = None
+        self.frames_captured = 0
+        self.frames_analysed = 0
+        self.frames_dropped = 0
+        self.last_frame_at: float | None = None
+        self.started_at: float | None = None
+        self._acc: SessionAccumulator | None = None
+        self._t0 = 0.0
+        self._t_end = float("inf")
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the camera and start both threads; a camera that cannot open sets lost_reason."""
+        if self._threads:
+            return
+        self._stop.clear()
+        self.lost_reason = None
+        self.started_at = self.clock()
+        try:
+            self._source = self._source_factory()
+        except Exception as exc:  # noqa: BLE001 - any open failure is reported, not raised
+            self.lost_reason = f"camera_unavailable: {exc}"
+            log.warning("camera could not be opened: %s", exc)
+            return
+        if hasattr(self.pipeline, "reset"):
+            self.pipeline.reset()
+        self._threads = [
+            threading.Thread(target=self._capture_loop, name="emoface-capture", daemon=True),
+            threading.Thread(target=self._analysis_loop, name="emoface-analysis", daemon=True),
+        ]
+        for th in self._threads:
+            th.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for th in self._threads:
+            th.join(timeout=2.0)
+        self._threads = []
+        if self._source is not None:
+            try:
+                self._source.close()
+            except Exception:  # noqa: BLE001
+                log.debug("closing the camera failed", exc_info=True)
+            self._source = None
+        while not self.queue.empty():
+            try:
+                self.queue.get_nowait()
+                self.queue.task_done()
+            except (queue.Empty, ValueError):
+                break
+
+    @property
+    def running(self) -> bool:
+        return bool(self._threads) and self.lost_reason is None
+
+    def check_health(self) -> str | None:
+        """Called from the kiosk loop: notices a stalled camera. Returns lost_reason."""
+        if self.lost_reason is None and self._threads:
+            last = self.last_frame_at if self.last_frame_at is not None else self.started_at
+            if last is not None and self.clock() - last > self.stall_s:
+                self.lost_reason = f"camera_stalled: no frame for {self.stall_s:g} s"
+        return self.lost_reason
+
+    # -- recording ------------------------------------------------------------------------
+    def begin_recording(self, timeline: Timeline, t0: float) -> None:
+        """Frames captured from monotonic time t0 on land on `timeline` at t - t0."""
+        with self._lock:
+            self._acc = SessionAccumulator(timeline, self.class_names)
+            self._t0 = t0
+            self._t_end = t0 + timeline.end
+
+    def end_recording(self, drain_s: float = 0.5) -> SessionAccumulator | None:
+        """Let queued frames of the recording finish (at most `drain_s`), then close it."""
+        deadline = self.clock() + drain_s
+        while self._threads and self.queue.unfinished_tasks and self.clock() < deadline:
+            time.sleep(0.005)
+        with self._lock:
+            acc, self._acc = self._acc, None
+        return acc
+
+    @property
+    def recording(self) -> bool:
+        return self._acc is not None
+
+    # -- threads --------------------------------------------------------------------------
+    def _capture_loop(self) -> None:
+        src = self._source
+        fps = float(getattr(src, "fps", 30.0) or 30.0)
+        next_due = self.clock()
+        try:
+            while not self._stop.is_set():
+                frame = src.read()
+                if frame is None:
+                    self.lost_reason = "camera_lost: the camera stopped delivering frames"
+                    return
+                now = self.clock()
+                if self.paced:
+                    next_due += 1.0 / fps
+                    delay = next_due - now
+                    if delay > 0:
+                        self._stop.wait(delay)
+                        now = self.clock()
+                    elif delay < -1.0:  # far behind (e.g. paused): resynchronise
+                        next_due = now
+                self.frames_captured += 1
+                self.last_frame_at = now
+                self._put((now, frame.rgb))
+        except Exception as exc:  # noqa: BLE001 - a camera failure ends the session, not the app
+            self.lost_reason = f"camera_lost: {type(exc).__name__}: {exc}"
+            log.warning("camera failed: %s", exc)
+
+    def _put(self, item) -> None:
+        try:
+            self.queue.put_nowait(item)
+            return
+        except queue.Full:
+            pass
+        try:
+            old_t, _ = self.queue.get_nowait()  # drop the oldest: keep latency bounded
+            self.queue.task_done()
+            self._count_drop(old_t)
+        except queue.Empty:
+            pass
+        try:
+            self.queue.put_nowait(item)
+        except queue.Full:
+            self._count_drop(item[0])
+
+    def _count_drop(self, t: float) -> None:
+        with self._lock:
+            self.frames_dropped += 1
+            if self._acc is not None and self._t0 <= t <= self._t_end:
+                self._acc.add_dropped(1, t - self._t0)
+
+    def _analysis_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                t, rgb = self.queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            try:
+                result = self.pipeline.process(rgb)
+                del rgb
+                st = self.status
+                stable = st.stable_frames + 1 if result.ok else 0
+                self.status = CameraStatus(t, result.ok, result.reason, stable)
+                with self._lock:
+                    self.frames_analysed += 1
+                    if self._acc is not None and self._t0 <= t <= self._t_end:
+                        self._acc.add(t - self._t0, result)
+            except Exception:  # noqa: BLE001 - one bad frame must not stop the analysis
+                log.exception("frame analysis failed")
+            finally:
+                self.queue.task_done()
