@@ -8,3 +8,4 @@ def register(sub) -> None:
 
     landmark_models.add_cli(sub)
     analyze.add_cli(sub)
+    __import__("device.kiosk.cli", fromlist=["add_cli"]).add_cli(sub)

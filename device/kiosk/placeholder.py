@@ -13,7 +13,6 @@ import hashlib
 import json
 import math
 import os
-import struct
 import tempfile
 import wave
 from pathlib import Path

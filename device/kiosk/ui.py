@@ -114,10 +114,7 @@ def draw_text(
     y = rect.top
     for line in wrap(text, font, rect.width):
         img = fonts.render(line, role, colour)
-        if align == "center":
-            x = rect.centerx - img.get_width() // 2
-        else:
-            x = rect.left
+        x = rect.centerx - img.get_width() // 2 if align == "center" else rect.left
         surf.blit(img, (x, y))
         y += int(font.get_linesize() * 1.1)
     return y

@@ -1,0 +1,134 @@
+"""Assemble a kiosk from a device config and run it (the `emoface kiosk` command).
+
+Start-up order matters for the 5 s budget and for failing early: clock check, config,
+stimulus pack (verified), delivery (outbox opened), classifier (verified bundle), then
+the window; the camera opens only when a patient accepts consent.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+from pathlib import Path
+
+from device.errors import EmofaceError
+from device.kiosk.app import KioskApp, KioskSettings
+from device.kiosk.capture import CaptureSession
+from device.kiosk.placeholder import cached_placeholder_pack
+from device.kiosk.stimulus import StimulusPack, load_pack
+from device.pipeline import FramePipeline, PipelineConfig
+from device.sdnotify import Notifier
+from device.sources import open_source
+
+log = logging.getLogger(__name__)
+
+
+def load_stimulus(cfg) -> StimulusPack:
+    if cfg.kiosk.stimulus_pack is not None:
+        return load_pack(cfg.kiosk.stimulus_pack)
+    log.warning(
+        "no kiosk.stimulus_pack configured: using the generated PLACEHOLDER pack (not for clinical use)"
+    )
+    return cached_placeholder_pack()
+
+
+def load_model(cfg):
+    """The verified classifier named by the config, or None (landmarks-only sessions)."""
+    if cfg.model.bundle_dir is None:
+        return None
+    if cfg.model.signing_public_key is None:
+        raise EmofaceError(f"{cfg.source_file}: model.bundle_dir needs model.signing_public_key", 4)
+    from device.classifier import load_classifier  # onnxruntime/LiteRT only when configured
+
+    return load_classifier(
+        cfg.model.bundle_dir, cfg.model.signing_public_key, threads=cfg.pipeline.threads
+    )
+
+
+def bundle_meta(classifier) -> dict | None:
+    if classifier is None:
+        return None
+    return {
+        "id": classifier.bundle_id,
+        "version": getattr(classifier, "version", None),
+        "manifest_sha256": classifier.manifest_sha256,
+    }
+
+
+def make_delivery(cfg):
+    from device.delivery import Delivery  # issue 4's module: outbox + publisher
+
+    delivery = Delivery.from_config(cfg)
+    delivery.start()
+    return delivery
+
+
+def build_kiosk(
+    cfg, source_spec: str | None = None, paced: bool = False, delivery=None, **overrides
+) -> KioskApp:
+    """A ready KioskApp for `cfg` (window open, camera not yet)."""
+    pack = load_stimulus(cfg)
+    classifier = load_model(cfg)
+    pipeline = FramePipeline(PipelineConfig.from_device_config(cfg), classifier=classifier)
+    spec = source_spec or cfg.camera.source
+    cam = cfg.camera
+
+    def source_factory():
+        return open_source(spec, cam.width, cam.height, cam.fps, loop=paced)
+
+    capture = CaptureSession(
+        source_factory,
+        pipeline,
+        paced=paced,
+        class_names=tuple(classifier.class_names) if classifier else (),
+    )
+    delivery = delivery if delivery is not None else make_delivery(cfg)
+    settings = KioskSettings.from_device_config(
+        cfg, model_bundle=bundle_meta(classifier), **overrides
+    )
+    return KioskApp(settings, pack, capture, delivery)
+
+
+def run_kiosk(
+    app: KioskApp, notifier: Notifier | None = None, shutdown_command: str | None = None
+) -> int:
+    """The service loop: READY to systemd, watchdog pings while healthy, clean stop."""
+    notifier = notifier or Notifier()
+    last_frame = {"t": time.monotonic()}
+
+    def healthy(a: KioskApp) -> bool:
+        now = time.monotonic()
+        loop_ok = now - last_frame["t"] < 2.0
+        last_frame["t"] = now
+        in_session = a.session is not None and a.capture.running
+        camera_ok = not in_session or a.capture.check_health() is None
+        return loop_ok and camera_ok
+
+    def tick(a: KioskApp) -> None:
+        notifier.watchdog(healthy(a))
+
+    app.on_tick = tick
+    notifier.ready(f"ready: {app.settings.device_id}, pack {app.pack.name}")
+    try:
+        app.run()
+    finally:
+        notifier.stopping()
+        app.close()
+        delivery = app.delivery
+        if hasattr(delivery, "stop"):
+            delivery.stop()
+    if app.shutdown_reason == "operator" and shutdown_command:
+        log.info("operator shutdown: running %s", shutdown_command)
+        subprocess.run(shutdown_command, shell=True, check=False)  # noqa: S602 - from the unit file
+    return 0
+
+
+def default_config_path() -> Path:
+    for cand in (
+        Path("/etc/emoface/device.toml"),
+        Path(__file__).resolve().parents[2] / "firmware_config" / "device.example.toml",
+    ):
+        if cand.is_file():
+            return cand
+    return Path("/etc/emoface/device.toml")
