@@ -25,7 +25,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     # -- welcome --------------------------------------------------------------------------
     "welcome.title": {"en": "Welcome", "zh-Hans": "欢迎"},
     "welcome.body": {
-        "en": "This station watches how your face responds to a few short videos.\n"
+        "en": "This station watches how your face responds to a few short videos. "
         "It takes about {minutes} minutes. Touch Start when you are ready.",
         "zh-Hans": "本设备会观察您的面部对几段短视频的反应。\n大约需要 {minutes} 分钟。准备好后请点击“开始”。",
     },
@@ -33,14 +33,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "consent.title": {"en": "Before we begin", "zh-Hans": "开始之前"},
     "consent.body": {
         "en": "- The camera measures the movement of your face while you watch short videos.\n"
-        "- No picture or video of you is stored or leaves this device. Only numbers\n"
-        "  (a summary of facial movements) are sent, encrypted, to the clinic.\n"
+        "- No picture or video of you is stored or leaves this device. Only numbers "
+        "(a summary of facial movements) are sent, encrypted, to the clinic.\n"
         "- The session takes about {minutes} minutes.\n"
         "- You can stop at any time by touching Stop.\n"
         "- This is not a diagnosis. A clinician will look at the summary.",
         "zh-Hans": "- 在您观看短视频时，摄像头会测量您面部的活动。\n"
-        "- 您的任何照片或视频都不会被保存，也不会离开本设备。只有数字\n"
-        "  （面部活动的摘要）会被加密后发送给诊所。\n"
+        "- 您的任何照片或视频都不会被保存，也不会离开本设备。"
+        "只有数字（面部活动的摘要）会被加密后发送给诊所。\n"
         "- 整个过程大约需要 {minutes} 分钟。\n"
         "- 您可以随时点击“停止”结束。\n"
         "- 这不是诊断。医生会查看摘要。",

@@ -27,7 +27,7 @@ from device.kiosk import screens
 from device.kiosk.capture import CaptureSession
 from device.kiosk.session import COMPLETE, INCOMPLETE, Session, build_summary
 from device.kiosk.stimulus import StimulusPack
-from device.kiosk.ui import Fonts, find_cjk_font
+from device.kiosk.ui import Fonts, find_cjk_font, find_latin_font
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,11 @@ class KioskApp:
     def fonts(self) -> Fonts:
         f = self._fonts.get(self.language)
         if f is None:
-            f = Fonts(self.size[1], self.cjk_font if self.language != "en" else None)
+            f = Fonts(
+                self.size[1],
+                self.cjk_font if self.language != "en" else find_latin_font(),
+                self.cjk_font,
+            )
             self._fonts[self.language] = f
         return f
 

@@ -55,6 +55,16 @@ class Screen:
             for i, (label, action, key, colour) in enumerate(specs)
         ]
 
+    def fit_role(self, text: str, width: int, height: int, roles=("body", "small")) -> str:
+        """The largest text role in `roles` whose wrapped `text` fits in width x height."""
+        fonts = self.app.fonts
+        for role in roles:
+            font = fonts.font(role, text)
+            lines = ui.wrap(text, font, width)
+            if len(lines) * int(font.get_linesize() * 1.1) <= height:
+                return role
+        return roles[-1]
+
     def title(self, surf: pygame.Surface, text: str) -> int:
         m = self.margin()
         return draw_text(
@@ -169,12 +179,14 @@ class WelcomeScreen(Screen):
             align="center",
         )
         minutes = max(1, math.ceil(self.app.session_minutes()))
+        body = self.t("welcome.body", minutes=minutes)
+        room = self.buttons[0].rect.top - h // 14 - (y + h // 30)
         draw_text(
             surf,
             fonts,
-            self.t("welcome.body", minutes=minutes),
+            body,
             pygame.Rect(m, y + h // 30, w - 2 * m, h),
-            "body",
+            self.fit_role(body, w - 2 * m, room),
             align="center",
         )
         if self.app.pack.placeholder:
@@ -213,12 +225,14 @@ class ConsentScreen(Screen):
         m = self.margin()
         y = self.title(surf, self.t("consent.title"))
         minutes = max(1, math.ceil(self.app.session_minutes()))
+        body = self.t("consent.body", minutes=minutes)
+        room = self.buttons[0].rect.top - h // 40 - (y + h // 40)
         draw_text(
             surf,
             self.app.fonts,
-            self.t("consent.body", minutes=minutes),
+            body,
             pygame.Rect(m, y + h // 40, w - 2 * m, h),
-            "body",
+            self.fit_role(body, w - 2 * m, room),
         )
 
 
@@ -355,9 +369,10 @@ class QuestionnaireScreen(Screen):
                 ]
             )
             return
-        bh = max(44, h // 10)
-        gap = bh // 5
-        top = h - m - 4 * bh - 3 * gap - max(40, h // 12) - gap
+        sh = max(40, h // 12)
+        gap = max(6, h // 60)
+        top = self.text_bottom() + gap
+        bh = max(36, min(h // 9, (h - m - sh - gap - top - 3 * gap) // 4))
         self.buttons = [
             Button(
                 pygame.Rect(m, top + i * (bh + gap), w - 2 * m, bh),
@@ -367,7 +382,6 @@ class QuestionnaireScreen(Screen):
             )
             for i in range(4)
         ]
-        sh = max(40, h // 12)
         self.buttons += [
             Button(
                 pygame.Rect(m, h - m - sh, w // 4, sh),
@@ -384,6 +398,25 @@ class QuestionnaireScreen(Screen):
                 ui.DANGER,
             ),
         ]
+
+    def _texts(self) -> list[tuple[str, str]]:
+        return [
+            (self.t("q.progress", n=self.item + 1, total=self.q.n_items), "small"),
+            (self.t("q.stem"), "small"),
+            (self.t(f"{self.q.key}.{self.item + 1}"), "body"),
+        ]
+
+    def text_bottom(self) -> int:
+        """Where the title, progress, stem and item text end (answers go below)."""
+        fonts = self.app.fonts
+        w = self.size[0] - 2 * self.margin()
+        y = self.margin() + int(
+            fonts.font("title", self.t(f"{self.q.key}.title")).get_linesize() * 1.1
+        )
+        for text, role in self._texts():
+            font = fonts.font(role, text)
+            y += int(font.get_linesize() * 1.1) * len(ui.wrap(text, font, w))
+        return y
 
     def answers(self) -> list[int]:
         return self.app.session.answers.setdefault(self.q.name, [])

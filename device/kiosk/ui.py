@@ -37,6 +37,20 @@ WARN = (220, 160, 40)
 DISABLED = (70, 76, 88)
 
 
+LATIN_FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+)
+
+
+def find_latin_font() -> Path | None:
+    """A clear sans-serif for Latin text (None: pygame's built-in font)."""
+    for cand in LATIN_FONT_CANDIDATES:
+        if Path(cand).is_file():
+            return Path(cand)
+    return None
+
+
 def find_cjk_font() -> Path | None:
     """A font file with CJK glyphs: $EMOFACE_CJK_FONT, then the usual Debian paths."""
     env = os.environ.get("EMOFACE_CJK_FONT")
@@ -48,23 +62,33 @@ def find_cjk_font() -> Path | None:
     return None
 
 
+def has_cjk(text: str) -> bool:
+    return any("\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" for ch in text)
+
+
 class Fonts:
-    """Fonts by role ("title", "body", "button", "small") for one language and screen height."""
+    """Fonts by role ("title", "body", "button", "small") for one language and screen height.
 
-    RATIOS = {"huge": 0.16, "title": 0.085, "body": 0.05, "button": 0.055, "small": 0.036}
+    `primary` is the language's font (None: pygame's default, Latin only); `cjk` is used
+    for any text with CJK characters (e.g. the language button on an English screen)."""
 
-    def __init__(self, height: int, cjk_path: Path | None):
+    RATIOS = {"huge": 0.15, "title": 0.09, "body": 0.056, "button": 0.06, "small": 0.042}
+
+    def __init__(self, height: int, primary: Path | None, cjk: Path | None = None):
         self.height = height
-        self.cjk_path = cjk_path
-        self._fonts: dict[str, pygame.font.Font] = {}
+        self.primary = primary
+        self.cjk = cjk
+        self._fonts: dict[tuple[str, bool], pygame.font.Font] = {}
         self._cache: dict[tuple, pygame.Surface] = {}
 
-    def font(self, role: str) -> pygame.font.Font:
-        f = self._fonts.get(role)
+    def font(self, role: str, text: str = "") -> pygame.font.Font:
+        use_cjk = self.primary != self.cjk and self.cjk is not None and has_cjk(text)
+        f = self._fonts.get((role, use_cjk))
         if f is None:
             size = max(14, int(self.height * self.RATIOS[role]))
-            f = pygame.font.Font(str(self.cjk_path) if self.cjk_path else None, size)
-            self._fonts[role] = f
+            path = self.cjk if use_cjk else self.primary
+            f = pygame.font.Font(str(path) if path else None, size)
+            self._fonts[(role, use_cjk)] = f
         return f
 
     def render(self, text: str, role: str = "body", colour=FG) -> pygame.Surface:
@@ -73,7 +97,7 @@ class Fonts:
         if surf is None:
             if len(self._cache) > 512:
                 self._cache.clear()
-            surf = self.font(role).render(text, True, colour)
+            surf = self.font(role, text).render(text, True, colour)
             self._cache[key] = surf
         return surf
 
@@ -85,7 +109,7 @@ def wrap(text: str, font: pygame.font.Font, width: int) -> list[str]:
         if not para:
             lines.append("")
             continue
-        cjk = any("\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" for ch in para)
+        cjk = has_cjk(para)
         tokens = list(para) if cjk else para.split(" ")
         sep = "" if cjk else " "
         line = ""
@@ -110,7 +134,7 @@ def draw_text(
     align: str = "left",
 ) -> int:
     """Draw wrapped text inside `rect` from its top; returns the y below the last line."""
-    font = fonts.font(role)
+    font = fonts.font(role, text)
     y = rect.top
     for line in wrap(text, font, rect.width):
         img = fonts.render(line, role, colour)
