@@ -1,7 +1,347 @@
-"""Sub-commands of this role (registered through the `emoface.commands` entry points)."""
+"""Sub-commands of the workstation role (registered through the `emoface.commands` entry points):
+train, train-synthetic, pretrain, model-verify, and the synthetic cohort generator's own."""
 
 from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _add_training_args(p: argparse.ArgumentParser, epochs: int = 70, width: int = 64) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument(
+        "--rate",
+        type=float,
+        default=5.0,
+        help="frames sampled per second of video (default 5, as in Emoface)",
+    )
+    g.add_argument(
+        "--crop-size",
+        type=int,
+        default=112,
+        choices=(112, 224),
+        help="aligned crop size in pixels (default 112)",
+    )
+    g.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.3,
+        help="share of participants held out, per class (default 0.3)",
+    )
+    g.add_argument(
+        "--split-seed", type=int, default=0, help="seed of the participant split (default 0)"
+    )
+    g.add_argument(
+        "--cv-folds",
+        type=int,
+        default=0,
+        help="also cross-validate by participant with K folds (reported only)",
+    )
+    g = p.add_argument_group("model and training (Self-Cure Network)")
+    g.add_argument(
+        "--width",
+        type=int,
+        default=width,
+        help=f"channels of ResNet-18's first stage (default {width}; 64 = standard)",
+    )
+    g.add_argument(
+        "--last-stride",
+        type=int,
+        default=1,
+        choices=(1, 2),
+        help="stride of the last stage (1 = finer CAM, default)",
+    )
+    g.add_argument("--epochs", type=int, default=epochs, help=f"default {epochs}")
+    g.add_argument("--batch-size", type=int, default=32)
+    g.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default 0.01)")
+    g.add_argument("--momentum", type=float, default=0.9)
+    g.add_argument("--weight-decay", type=float, default=1e-4)
+    g.add_argument(
+        "--lr-decay", type=float, default=0.9, help="exponential decay per epoch (default 0.9)"
+    )
+    g.add_argument(
+        "--beta",
+        type=float,
+        default=0.7,
+        help="high-importance share for rank regularisation (default 0.7)",
+    )
+    g.add_argument(
+        "--margin", type=float, default=0.15, help="rank-regularisation margin (default 0.15)"
+    )
+    g.add_argument(
+        "--relabel-epoch",
+        type=int,
+        default=10,
+        help="relabel low-importance samples from this epoch (default 10)",
+    )
+    g.add_argument(
+        "--relabel-threshold",
+        type=float,
+        default=0.2,
+        help="max prob must beat the label's by this (default 0.2)",
+    )
+    g.add_argument(
+        "--frames-per-participant",
+        type=int,
+        default=0,
+        help="frames drawn per participant per epoch (0 = all)",
+    )
+    g.add_argument("--seed", type=int, default=0, help="training seed")
+    g.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    g.add_argument(
+        "--pretrained",
+        type=Path,
+        help="checkpoint from `emoface pretrain` to start the backbone from",
+    )
+    g = p.add_argument_group("export and bundle")
+    g.add_argument(
+        "--calibration-crops",
+        type=int,
+        default=200,
+        help="training crops for INT8 calibration (default 200)",
+    )
+    g.add_argument(
+        "--tflite",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="also export INT8 TFLite for LiteRT (needs the export-tflite extra; auto = when installed)",
+    )
+    g.add_argument(
+        "--signing-key",
+        type=Path,
+        help="Ed25519 private key PEM (from `emoface provision init-clinic`); "
+        "default: a development key made in WORKDIR",
+    )
+    g.add_argument("--bundle-id", help="bundle id (default emoface-site-<time>)")
+    g.add_argument(
+        "--bundle-version",
+        type=int,
+        help="bundle version, must grow with every bundle (default: UNIX time)",
+    )
+    g.add_argument(
+        "--bundle-dir", type=Path, help="where to write the bundle (default WORKDIR/bundle)"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def _config_kwargs(args) -> dict:
+    from model_export.model import ModelConfig
+    from model_export.train import TrainConfig
+
+    return {
+        "rate": args.rate,
+        "crop_size": args.crop_size,
+        "test_fraction": args.test_fraction,
+        "split_seed": args.split_seed,
+        "cv_folds": args.cv_folds,
+        "calibration_crops": args.calibration_crops,
+        "tflite": args.tflite,
+        "signing_key": args.signing_key,
+        "bundle_id": args.bundle_id,
+        "bundle_version": args.bundle_version,
+        "bundle_dir": args.bundle_dir,
+        "pretrained": args.pretrained,
+        "model": ModelConfig(width=args.width, last_stride=args.last_stride),
+        "train": TrainConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            momentum=args.momentum,
+            weight_decay=args.weight_decay,
+            lr_decay=args.lr_decay,
+            beta=args.beta,
+            margin=args.margin,
+            relabel_epoch=args.relabel_epoch,
+            relabel_threshold=args.relabel_threshold,
+            frames_per_participant=args.frames_per_participant,
+            seed=args.seed,
+            threads=args.threads,
+        ),
+    }
+
+
+def _print_result(report: dict, extra: str = "") -> None:
+    t = report["test"]
+    print(
+        f"held-out participants {t['participants']}: accuracy {t['accuracy']}, balanced {t['balanced_accuracy']}, "
+        f"macro F1 {t['macro_f1']}; INT8 agreement {report['parity']['onnxruntime_int8']['top1_agreement']}"
+        + extra,
+        file=sys.stderr,
+    )
+
+
+def _cmd_train(args) -> int:
+    from model_export.pipeline import RunConfig, run
+
+    res = run(
+        RunConfig(
+            csv=args.csv, workdir=args.workdir, progress=not args.quiet, **_config_kwargs(args)
+        )
+    )
+    _print_result(res.report)
+    print(
+        f"bundle: {res.bundle_dir}\nverify with public key: {res.public_key}\nreport: {res.report_html}"
+    )
+    return 0
+
+
+def _cmd_train_synthetic(args) -> int:
+    from model_export.synthetic_run import CohortOptions, run_synthetic
+
+    cohort = CohortOptions(
+        args.per_class, args.cohort_seed, args.seconds_per_clip, args.fps, reuse=not args.new_cohort
+    )
+    out = run_synthetic(
+        args.workdir,
+        cohort,
+        _config_kwargs(args),
+        verify=not args.no_verify,
+        progress=not args.quiet,
+    )
+    json.dump(out, sys.stdout, indent=2, sort_keys=True)
+    print()
+    if "kiosk" in out:
+        k = out["kiosk"]
+        print(
+            f"SYNTHETIC: kiosk analyze on {k['held_out_participants']} held-out participants: accuracy "
+            f"{k['participant_accuracy']}, planted regions in top 3: {k['planted_regions_in_top3']}; "
+            f"total {out['total_seconds']} s",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _cmd_pretrain(args) -> int:
+    import numpy as np
+    import torch
+
+    from device.alignment import AlignmentParams
+    from model_export.dataset import load_image_folder
+    from model_export.model import ModelConfig
+    from model_export.train import FrameSet, TrainConfig, train_model
+
+    crops, labels, classes, skipped = load_image_folder(
+        args.images, AlignmentParams(size=args.crop_size), progress=not args.quiet
+    )
+    print(
+        f"{len(crops)} faces in {len(classes)} classes ({skipped} images without a usable face skipped)",
+        file=sys.stderr,
+    )
+    cfg = TrainConfig(
+        epochs=args.epochs, lr=args.lr, threads=args.threads, relabel_epoch=args.relabel_epoch
+    )
+    mcfg = ModelConfig(num_classes=len(classes), width=args.width, last_stride=args.last_stride)
+    model, history = train_model(
+        FrameSet(crops, labels, np.arange(len(labels))), mcfg, cfg, progress=not args.quiet
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "state_dict": model.state_dict(),
+            "classes": classes,
+            "history": history,
+            "model": {"width": args.width, "last_stride": args.last_stride},
+        },
+        args.out,
+    )
+    print(f"pretrained backbone: {args.out} (use with `emoface train --pretrained {args.out}`)")
+    return 0
+
+
+def _cmd_verify(args) -> int:
+    from device.bundle import verify_bundle
+
+    vb = verify_bundle(args.bundle, args.signing_key)
+    m = vb.manifest
+    print(
+        f"{vb.path}: OK, bundle {vb.bundle_id} version {vb.version}, manifest SHA-256 {vb.manifest_sha256}, "
+        f"runtimes {[x['runtime'] for x in m['models']]}{', SYNTHETIC' if m.get('synthetic') else ''}"
+    )
+    return 0
 
 
 def register(sub) -> None:
     """Add this role's sub-commands to the `emoface` parser."""
+    p = sub.add_parser(
+        "train",
+        help="train, evaluate, export and sign a classifier bundle from a site's videos",
+        description="Crop every participant video with the kiosk's own alignment, split by participant "
+        "(stratified, fixed seed), train ResNet-18 with the Self-Cure Network heads, evaluate at participant "
+        "level (report.json + report.html), export ONNX and INT8 (QDQ per-channel; TFLite too when installed), "
+        "check INT8 parity (>= 99 %% top-1 agreement) and write a signed model bundle.",
+    )
+    p.add_argument(
+        "--csv",
+        type=Path,
+        required=True,
+        help="site CSV: participant_id,label(BD|MDD|HC),video[,timeline,...]",
+    )
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        required=True,
+        help="work folder: crop cache, checkpoint, report, bundle",
+    )
+    _add_training_args(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "train-synthetic",
+        help="the whole chain on a SYNTHETIC cohort: generate, train, export, sign, check on the kiosk path",
+        description="Generate a synthetic cohort (public-domain face, planted class dynamics), train and export a "
+        "signed bundle from it, then run `emoface analyze` with that bundle on every held-out participant and "
+        "report participant accuracy and whether the CAM ranks the planted regions in its top three. Defaults "
+        "fit 2 CPU cores in about 15 minutes. SYNTHETIC: says nothing about clinical accuracy.",
+    )
+    p.add_argument(
+        "--workdir", type=Path, required=True, help="work folder (cohort, cache, report, bundle)"
+    )
+    p.add_argument("--per-class", type=int, default=10, help="participants per class (default 10)")
+    p.add_argument("--cohort-seed", type=int, default=0)
+    p.add_argument("--seconds-per-clip", type=float, default=4.0)
+    p.add_argument(
+        "--fps", type=int, default=15, help="video frame rate of the cohort (default 15)"
+    )
+    p.add_argument(
+        "--new-cohort", action="store_true", help="regenerate the cohort even when one exists"
+    )
+    p.add_argument("--no-verify", action="store_true", help="skip the kiosk-side check")
+    _add_training_args(p, epochs=12, width=32)
+    p.set_defaults(func=_cmd_train_synthetic, relabel_epoch=8)
+
+    p = sub.add_parser(
+        "pretrain",
+        help="pretrain the backbone on a facial-expression image set (RAF-DB style folders)",
+        description="Train on ROOT/<class>/<image> with the same alignment; the checkpoint seeds `emoface train --pretrained`.",
+    )
+    p.add_argument(
+        "--images", type=Path, required=True, help="folder with one sub-folder of images per class"
+    )
+    p.add_argument("--out", type=Path, required=True, help="checkpoint file to write (.pt)")
+    p.add_argument("--crop-size", type=int, default=112, choices=(112, 224))
+    p.add_argument("--width", type=int, default=64)
+    p.add_argument("--last-stride", type=int, default=1, choices=(1, 2))
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--relabel-epoch", type=int, default=10)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_pretrain)
+
+    p = sub.add_parser(
+        "model-verify",
+        help="check a model bundle's signature and file hashes",
+        description="Verify a bundle exactly as the device does before loading it.",
+    )
+    p.add_argument("bundle", type=Path)
+    p.add_argument("--signing-key", type=Path, required=True, help="model-signing public key PEM")
+    p.set_defaults(func=_cmd_verify)
+
+    try:
+        from model_export.synth import cli as synth_cli
+    except ImportError:
+        synth_cli = None
+    if synth_cli is not None and hasattr(synth_cli, "add_cli"):
+        synth_cli.add_cli(sub)

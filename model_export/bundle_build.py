@@ -1,0 +1,90 @@
+"""Assemble and sign a model bundle (the format device/bundle.py verifies)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from device.alignment import AlignmentParams
+from device.bundle import FORMAT, FORMAT_VERSION, sha256_file, sign_manifest
+from model_export.model import MEAN, STD, ResNet18SCN
+
+HEAD_FILE = "classifier_head.npy"
+
+
+def head_array(model: ResNet18SCN) -> np.ndarray:
+    """(K, C+1) float32: class-head weights and bias, for the device's exact CAM."""
+    w = model.fc.weight.detach().numpy()
+    b = model.fc.bias.detach().numpy()
+    return np.concatenate([w, b[:, None]], axis=1).astype(np.float32)
+
+
+def build_bundle(
+    out_dir: Path,
+    model: ResNet18SCN,
+    models: list[dict],
+    alignment: AlignmentParams,
+    class_names: tuple[str, ...],
+    validation: dict,
+    key: Ed25519PrivateKey,
+    bundle_id: str,
+    version: int | None = None,
+    extra_files: list[Path] = (),
+    synthetic: bool = False,
+    model_config: dict | None = None,
+) -> tuple[Path, str]:
+    """Copy model files in, write the head, the manifest and its signature.
+    `models`: [{"runtime", "path", ...spec}]. Returns (bundle dir, manifest SHA-256)."""
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    np.save(out_dir / HEAD_FILE, head_array(model))
+    entries = []
+    for m in models:
+        spec = {k: v for k, v in m.items() if k != "path"}
+        spec["file"] = Path(m["path"]).name
+        shutil.copy2(m["path"], out_dir / spec["file"])
+        entries.append(spec)
+    for f in extra_files:
+        shutil.copy2(f, out_dir / Path(f).name)
+    files = {
+        p.name: {"sha256": sha256_file(p), "size": p.stat().st_size}
+        for p in sorted(out_dir.iterdir())
+        if p.is_file()
+    }
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "bundle_id": bundle_id,
+        "version": int(version if version is not None else time.time()),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "synthetic": bool(synthetic),
+        "class_names": list(class_names),
+        "input": {
+            "size": alignment.size,
+            "color": "RGB",
+            "layout": "NCHW",
+            "dtype": "float32",
+            "mean": list(MEAN),
+            "std": list(STD),
+            "scale": "x/255 then (x-mean)/std",
+        },
+        "alignment": alignment.as_dict(),
+        "outputs": {
+            "logits": "raw class scores; probabilities = softmax(attention * logits)",
+            "attention": "Self-Cure importance weight in 0..1",
+            "features": "last feature map (N,C,h,w); CAM_k = head[k, :C] . features",
+        },
+        "head": {"file": HEAD_FILE, "layout": "(K, C+1): weights then bias"},
+        "models": entries,
+        "model": model_config or {},
+        "validation": validation,
+        "files": files,
+        "note": "A screening aid for clinicians, not a diagnosis.",
+    }
+    return out_dir, sign_manifest(out_dir, manifest, key)
