@@ -34,12 +34,18 @@ def _progress(msg: str) -> None:
     print(f"[demo] {msg}", file=sys.stderr, flush=True)
 
 
+DEVICE_ID = "demo-kiosk"
+
+
 def demo_config(workdir: Path, video: Path, keys, language: str, questionnaires: bool) -> dict:
-    """The device config the demo runs with (also written to workdir/device.toml's twin)."""
-    delivery = {"outbox_path": str(workdir / "data" / "outbox.sqlite")}
-    delivery.update({k: str(v) for k, v in keys.delivery_paths().items()})
+    """The device config the demo runs with: no broker, so summaries stay in the outbox."""
+    delivery = {
+        "outbox_path": str(workdir / "data" / "outbox.sqlite"),
+        "device_signing_key": str(keys.device_signing_key),
+        "clinic_public_key": str(keys.clinic_public_key),
+    }
     return {
-        "device": {"id": keys.device_id, "data_dir": str(workdir / "data"), "language": language},
+        "device": {"id": DEVICE_ID, "data_dir": str(workdir / "data"), "language": language},
         "camera": {"source": f"file:{video}"},
         "delivery": delivery,
         "kiosk": {
@@ -48,6 +54,34 @@ def demo_config(workdir: Path, video: Path, keys, language: str, questionnaires:
             "questionnaires": ["PHQ-9", "GAD-7"] if questionnaires else [],
         },
     }
+
+
+def open_sealed(cfg, keys, message_id: str) -> tuple[bytes, dict, dict]:
+    """Read the sealed envelope back from the outbox and open it as the clinic would."""
+    import dataclasses
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from device.devkeys import load_private_key, load_public_key
+    from device.envelope import open_envelope
+    from device.outbox import Outbox
+
+    outbox = Outbox(cfg.data_path(cfg.delivery.outbox_path))
+    try:
+        blob = outbox.get(message_id)
+    finally:
+        outbox.close()
+    if blob is None:
+        raise InputError(f"message {message_id} is not in the outbox {outbox.path}")
+    device_key = load_public_key(keys.device_public_key, Ed25519PublicKey)
+    clinic_key = load_private_key(keys.clinic_private_key, X25519PrivateKey)
+
+    def lookup(device_id: str, key_id: str):
+        return device_key if (device_id, key_id) == (cfg.device.id, keys.key_id) else None
+
+    header, summary = open_envelope(blob, clinic_key, lookup)
+    return blob, dataclasses.asdict(header), summary
 
 
 def readable_view(opened) -> str:
@@ -110,14 +144,11 @@ def run_demo(
     workdir.mkdir(parents=True, exist_ok=True)
 
     from device.devkeys import make_dev_keyset
-    from device.envelope import open_envelope
     from device.kiosk.service import build_kiosk, make_delivery
 
     _progress(f"working folder {workdir}")
     keys = make_dev_keyset(workdir / "keys")
-    _progress(
-        f"development keys made for device {keys.device_id} (clinic key pair, device signing key)"
-    )
+    _progress(f"development keys in {keys.folder} (device key {keys.key_id}, clinic HPKE pair)")
     pack = generate_placeholder_pack(
         workdir / "stimulus", clip_s=clip_s, baseline_s=2.0, rest_s=1.0
     )
@@ -163,9 +194,7 @@ def run_demo(
         raise InputError(
             f"demo session ended {result['status']} without a queued summary: {result.get('error') or result.get('reason')}"
         )
-    blob = keys.read_sealed(cfg, result["message_id"])
-    opened = open_envelope(blob, keys.clinic_private_key, keys.lookup)
-    header, summary = keys.split_opened(opened)
+    blob, header, summary = open_sealed(cfg, keys, result["message_id"])
     view = readable_view((header, summary))
     out = workdir / "summary.opened.json"
     out.write_text(
