@@ -20,7 +20,7 @@ import shutil
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +86,14 @@ def plan(spec: CohortSpec) -> list[ParticipantParams]:
         pseed = int(np.random.SeedSequence([spec.seed, i + 1]).generate_state(1)[0])
         people.append(draw_params(pid, labels[k], pseed))
     return people
+
+
+def _mp_context():
+    """fork where there is one: a caller's script needs no `if __name__ == "__main__"` guard
+    (spawn would re-run it). Workers only use numpy and OpenCV, with OpenCV's own thread pool
+    switched off first (the usual cure for OpenCV after fork)."""
+    methods = get_all_start_methods()
+    return get_context("fork" if "fork" in methods else "spawn")
 
 
 def _render_job(job: tuple) -> str:
@@ -261,7 +269,6 @@ def generate_cohort(
                 "timeline": tl,
                 "phq9": p.phq9,
                 "gad7": p.gad7,
-                "synthetic": 1,
             }
         )
         jobs.append(
@@ -275,7 +282,7 @@ def generate_cohort(
                 _render_job(job)
                 bar.update()
         else:
-            with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn")) as pool:
+            with ProcessPoolExecutor(n_workers, mp_context=_mp_context()) as pool:
                 for _ in pool.map(_render_job, jobs):
                     bar.update()
     finally:

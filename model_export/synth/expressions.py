@@ -137,8 +137,9 @@ EXPRESSION_FIELDS: dict[str, np.ndarray] = {
     ),
 }
 
-# BD plant: outer eye corners squint (regions 5, 8) under happiness and sadness ...
-BD_OUTER_EYE = field({36: (0.05, 0.06), 37: (0.02, 0.065), 41: (0.03, -0.02)})
+# BD plant: outer eye corners drop (regions 5, 8) under happiness and sadness (a shape change the
+# landmark model follows; a squint inside the eye it mostly does not) ...
+BD_OUTER_EYE = field({36: (0.04, 0.08), 37: (0.02, 0.07), 41: (0.02, 0.04)})
 # ... and the mouth corners (regions 13, 14) move much further: up-out when happy, down when sad.
 BD_MOUTH = {
     "happiness": field(
@@ -174,7 +175,7 @@ PLANTED_CONDITIONS: dict[str, tuple[str, ...]] = {
 
 PLANT_DESCRIPTION = {
     "BD": "bipolar-like: expression fields at full gain; under happiness and sadness clips, extra "
-    "outer-eye-corner squint (regions 5, 8) and extra mouth-corner movement (regions 13, 14: "
+    "outer-eye-corner movement, the corners drop (regions 5, 8), and extra mouth-corner movement (regions 13, 14: "
     "up and out when happy, down when sad)",
     "MDD": "depression-like: reduced reactivity (expression fields at gain 0.5) with inner-eye-"
     "corner movement, up and inward (regions 6, 7), in every emotional clip",
