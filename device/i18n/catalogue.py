@@ -160,6 +160,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "No problem. Nothing was recorded.\nPlease speak with a member of staff.",
         "zh-Hans": "没关系，未记录任何内容。\n请与工作人员沟通。",
     },
+    "full.body": {
+        "en": "The station cannot start a session right now.\nPlease call a member of staff.",
+        "zh-Hans": "本设备暂时无法开始检测。\n请联系工作人员。",
+    },
     # -- operator -------------------------------------------------------------------------
     "pin.title": {"en": "Operator PIN", "zh-Hans": "操作员密码"},
     "pin.wrong": {"en": "Wrong PIN", "zh-Hans": "密码错误"},
@@ -177,6 +181,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "op.model": {"en": "Model bundle: {bundle}", "zh-Hans": "模型包：{bundle}"},
     "op.no_model": {"en": "none (landmarks only)", "zh-Hans": "无（仅面部特征点）"},
     "op.pack": {"en": "Stimulus pack: {pack}", "zh-Hans": "刺激素材包：{pack}"},
+    "op.full": {
+        "en": "OUTBOX FULL, no new sessions: {reason}",
+        "zh-Hans": "发件箱已满，无法开始新检测：{reason}",
+    },
     "op.camera_test": {"en": "Camera test", "zh-Hans": "摄像头测试"},
     "op.shutdown": {"en": "Shut down", "zh-Hans": "关闭"},
     "op.exit": {"en": "Back to welcome", "zh-Hans": "返回欢迎页"},

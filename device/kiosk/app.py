@@ -157,6 +157,16 @@ class KioskApp:
         self.shutdown_reason = reason
         self.running = False
 
+    def can_accept_session(self) -> bool:
+        """False while the outbox is full: the summary of a new session could not be kept."""
+        try:
+            return (
+                bool(self.delivery.can_accept()) if hasattr(self.delivery, "can_accept") else True
+            )
+        except Exception:  # noqa: BLE001
+            log.exception("delivery.can_accept failed")
+            return False
+
     def delivery_status(self) -> dict:
         try:
             st = self.delivery.status() if hasattr(self.delivery, "status") else {}

@@ -34,18 +34,12 @@ def _progress(msg: str) -> None:
     print(f"[demo] {msg}", file=sys.stderr, flush=True)
 
 
-DEVICE_ID = "demo-kiosk"
-
-
 def demo_config(workdir: Path, video: Path, keys, language: str, questionnaires: bool) -> dict:
     """The device config the demo runs with: no broker, so summaries stay in the outbox."""
-    delivery = {
-        "outbox_path": str(workdir / "data" / "outbox.sqlite"),
-        "device_signing_key": str(keys.device_signing_key),
-        "clinic_public_key": str(keys.clinic_public_key),
-    }
+    delivery = {"outbox_path": str(workdir / "data" / "outbox.sqlite")}
+    delivery.update({k: str(v) for k, v in keys.delivery_paths().items()})
     return {
-        "device": {"id": DEVICE_ID, "data_dir": str(workdir / "data"), "language": language},
+        "device": {"id": keys.device_id, "data_dir": str(workdir / "data"), "language": language},
         "camera": {"source": f"file:{video}"},
         "delivery": delivery,
         "kiosk": {
@@ -58,30 +52,11 @@ def demo_config(workdir: Path, video: Path, keys, language: str, questionnaires:
 
 def open_sealed(cfg, keys, message_id: str) -> tuple[bytes, dict, dict]:
     """Read the sealed envelope back from the outbox and open it as the clinic would."""
-    import dataclasses
-
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
-    from device.devkeys import load_private_key, load_public_key
     from device.envelope import open_envelope
-    from device.outbox import Outbox
 
-    outbox = Outbox(cfg.data_path(cfg.delivery.outbox_path))
-    try:
-        blob = outbox.get(message_id)
-    finally:
-        outbox.close()
-    if blob is None:
-        raise InputError(f"message {message_id} is not in the outbox {outbox.path}")
-    device_key = load_public_key(keys.device_public_key, Ed25519PublicKey)
-    clinic_key = load_private_key(keys.clinic_private_key, X25519PrivateKey)
-
-    def lookup(device_id: str, key_id: str):
-        return device_key if (device_id, key_id) == (cfg.device.id, keys.key_id) else None
-
-    header, summary = open_envelope(blob, clinic_key, lookup)
-    return blob, dataclasses.asdict(header), summary
+    blob = keys.read_sealed(cfg, message_id)
+    header, summary = keys.split_opened(open_envelope(blob, keys.clinic_private_key, keys.lookup))
+    return blob, header, summary
 
 
 def readable_view(opened) -> str:
@@ -188,8 +163,7 @@ def run_demo(
         app.close()
     result = app.results[-1]
     delivery_stats = app.delivery_status()
-    if hasattr(delivery, "stop"):
-        delivery.stop()
+    (getattr(delivery, "close", None) or delivery.stop)()
     if result.get("error") or not result.get("message_id"):
         raise InputError(
             f"demo session ended {result['status']} without a queued summary: {result.get('error') or result.get('reason')}"

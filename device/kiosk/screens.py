@@ -7,6 +7,7 @@ No screen ever shows a questionnaire score, a class probability or any other res
 from __future__ import annotations
 
 import math
+import time
 
 import pygame
 
@@ -141,7 +142,10 @@ class WelcomeScreen(Screen):
 
     def on_action(self, action):
         if action == "start":
-            self.app.go(ConsentScreen(self.app))
+            if self.app.can_accept_session():
+                self.app.go(ConsentScreen(self.app))
+            else:  # outbox full: a session now could not be kept, so none is started
+                self.app.go(MessageScreen(self.app, None, "full.body"))
         elif action == "language":
             self.app.set_language("zh-Hans" if self.app.language == "en" else "en")
             self.layout()
@@ -794,6 +798,8 @@ class OperatorScreen(Screen):
         st = app.delivery_status()
         depth = st.get("outbox_depth", st.get("pending", st.get("depth", "?")))
         last = st.get("last_delivery") or st.get("last_sync") or st.get("last_ack")
+        if isinstance(last, int | float):
+            last = time.strftime("%Y-%m-%d %H:%M", time.localtime(last))
         bundle = app.settings.model_bundle
         lines = [
             self.t("op.device", device_id=app.settings.device_id, version=__version__),
@@ -809,6 +815,10 @@ class OperatorScreen(Screen):
         ]
         if app.pack.placeholder:
             lines.append(self.t("op.placeholder_warning"))
+        if st.get("full_reason"):
+            lines.append(self.t("op.full", reason=st["full_reason"]))
+        if st.get("last_error"):
+            lines.append(f"delivery: {st['last_error']}")
         if app.last_result:
             r = app.last_result
             lines.append(

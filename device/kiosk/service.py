@@ -116,8 +116,7 @@ def run_kiosk(
         notifier.stopping()
         app.close()
         delivery = app.delivery
-        if hasattr(delivery, "stop"):
-            delivery.stop()
+        (getattr(delivery, "close", None) or delivery.stop)()
     if app.shutdown_reason == "operator" and shutdown_command:
         log.info("operator shutdown: running %s", shutdown_command)
         subprocess.run(shutdown_command, shell=True, check=False)  # noqa: S602 - from the unit file

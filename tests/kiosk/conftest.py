@@ -27,7 +27,9 @@ def short_pack(tmp_path_factory):
     """Five 1 s placeholder clips, 1 s baseline, 0.3 s rests: a 10.2 s timeline."""
     from device.kiosk.placeholder import generate_placeholder_pack
 
-    return generate_placeholder_pack(tmp_path_factory.mktemp("pack"), clip_s=1.0, baseline_s=1.0, rest_s=0.3)
+    return generate_placeholder_pack(
+        tmp_path_factory.mktemp("pack"), clip_s=1.0, baseline_s=1.0, rest_s=0.3
+    )
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +43,7 @@ def pipeline():
 def dev_keys(tmp_path):
     from device.devkeys import make_dev_keyset
 
-    return make_dev_keyset(tmp_path / "keys")
+    return make_dev_keyset(tmp_path / "keys", device_id="test-kiosk")
 
 
 @pytest.fixture
@@ -54,10 +56,7 @@ def device_cfg(tmp_path, video, dev_keys):
         {
             "device": {"id": "test-kiosk", "data_dir": str(tmp_path / "data")},
             "camera": {"source": f"file:{video}"},
-            "delivery": {
-                "device_signing_key": str(keys.device_signing_key),
-                "clinic_public_key": str(keys.clinic_public_key),
-            },
+            "delivery": {k: str(v) for k, v in keys.delivery_paths().items()},
             "kiosk": {"operator_pin": "2468", "fullscreen": False},
         },
         tmp_path / "device.toml",
@@ -98,8 +97,18 @@ def make_kiosk(pipeline, short_pack, delivery, video):
     apps = []
 
     def make(patient=None, loop=True, questionnaires=(), **settings):
-        capture = CaptureSession(lambda: VideoFileSource(video, loop=loop), pipeline, paced=True, stall_s=1.5)
-        base = dict(questionnaires=tuple(questionnaires), stable_frames=3, message_s=0.3, processing_min_s=0.05, audio=True, operator_pin="2468", device_id="test-kiosk")
+        capture = CaptureSession(
+            lambda: VideoFileSource(video, loop=loop), pipeline, paced=True, stall_s=1.5
+        )
+        base = dict(
+            questionnaires=tuple(questionnaires),
+            stable_frames=3,
+            message_s=0.3,
+            processing_min_s=0.05,
+            audio=True,
+            operator_pin="2468",
+            device_id="test-kiosk",
+        )
         base.update(settings)
         app = KioskApp(KioskSettings(**base), short_pack, capture, delivery, on_tick=patient)
         apps.append(app)
@@ -112,5 +121,7 @@ def make_kiosk(pipeline, short_pack, delivery, video):
 
 def run_until_done(app, max_s: float = 40.0) -> dict:
     """Run the loop until a session has ended and the kiosk is back on a message/welcome."""
-    app.run(until=lambda a: bool(a.results) and a.screen.name in ("message", "welcome"), max_s=max_s)
+    app.run(
+        until=lambda a: bool(a.results) and a.screen.name in ("message", "welcome"), max_s=max_s
+    )
     return app.results[-1]

@@ -25,13 +25,18 @@ def test_example_config_loads_and_every_key_is_documented_with_its_default():
         assert re.search(rf"^\[{section}\]$", text, re.M), f"[{section}] not documented"
         for f in dataclasses.fields(cls):
             assert re.search(rf"^#? ?{f.name} = ", text, re.M), f"{section}.{f.name} not documented"
-            on_data_partition = {("device", "data_dir"): "", ("delivery", "outbox_path"): "outbox.sqlite"}
+            on_data_partition = {
+                ("device", "data_dir"): "",
+                ("delivery", "outbox_path"): "outbox.sqlite",
+            }
             if (section, f.name) in on_data_partition:
                 expected = Path("/var/lib/emoface") / on_data_partition[(section, f.name)]
                 assert getattr(getattr(cfg, section), f.name) == Path(str(expected).rstrip("/"))
                 continue
             value = getattr(getattr(cfg, section), f.name)
-            assert value == getattr(getattr(defaults, section), f.name), f"{section}.{f.name}: example differs from the default"
+            assert value == getattr(getattr(defaults, section), f.name), (
+                f"{section}.{f.name}: example differs from the default"
+            )
 
 
 def test_systemd_unit_is_notify_with_watchdog_and_restart():

@@ -31,7 +31,14 @@ def test_lookup_formats_and_maps_config_codes():
 
 def test_no_message_names_a_diagnosis():
     """The patient never sees a result: no class name appears in any screen text."""
-    banned = ("bipolar", "depressive disorder", "major depress", "healthy control", "双相", "抑郁症")
+    banned = (
+        "bipolar",
+        "depressive disorder",
+        "major depress",
+        "healthy control",
+        "双相",
+        "抑郁症",
+    )
     for entry in MESSAGES.values():
         for text in entry.values():
             assert not any(b in text.lower() for b in banned), text
@@ -59,7 +66,13 @@ def test_missing_cjk_font_falls_back_to_english(monkeypatch, short_pack):
     from device.kiosk.capture import CaptureSession
 
     monkeypatch.setattr(app_mod, "find_cjk_font", lambda: None)
-    app = KioskApp(KioskSettings(language="zh"), short_pack, CaptureSession(lambda: None, None), object(), surface=pygame.Surface((800, 480)))
+    app = KioskApp(
+        KioskSettings(language="zh"),
+        short_pack,
+        CaptureSession(lambda: None, None),
+        object(),
+        surface=pygame.Surface((800, 480)),
+    )
     try:
         assert app.language == "en"
         app.screen.draw(app.surface)  # draws without a CJK font

@@ -60,7 +60,14 @@ def test_phq9_item9_zero_not_flagged_with_a_severe_total():
 
 @pytest.mark.parametrize(
     "answers",
-    [[0] * 8, [0] * 10, [0, 0, 0, 0, 0, 0, 0, 0, 4], [0, 0, 0, 0, 0, 0, 0, 0, -1], [0, 0, 0, 0, 0, 0, 0, 0, True], [0.0] * 9],
+    [
+        [0] * 8,
+        [0] * 10,
+        [0, 0, 0, 0, 0, 0, 0, 0, 4],
+        [0, 0, 0, 0, 0, 0, 0, 0, -1],
+        [0, 0, 0, 0, 0, 0, 0, 0, True],
+        [0.0] * 9,
+    ],
 )
 def test_bad_answer_sets_are_refused_not_scored(answers):
     with pytest.raises(InputError):

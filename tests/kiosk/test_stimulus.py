@@ -38,11 +38,15 @@ def test_timeline_baseline_clips_rests_and_counterbalancing(short_pack):
     segs = tl0.segments
     assert segs[0].baseline and segs[0].condition == "neutral" and segs[0].end == pytest.approx(1.0)
     clips = [s for s, c in plan0 if c is not None]
-    assert [s.condition for s in clips] == [short_pack.clips[c].condition for c in short_pack.orders[0]]
+    assert [s.condition for s in clips] == [
+        short_pack.clips[c].condition for c in short_pack.orders[0]
+    ]
     assert {s.condition for s in clips} == set(CONDITIONS)
     rests = [s for s, c in plan0 if c is None and not s.baseline]
     assert len(rests) == 4 and all(s.condition is None for s in rests)
-    assert tl0.end == pytest.approx(short_pack.total_seconds()) == pytest.approx(1 + 5 * 1.0 + 4 * 0.3)
+    assert (
+        tl0.end == pytest.approx(short_pack.total_seconds()) == pytest.approx(1 + 5 * 1.0 + 4 * 0.3)
+    )
     order1 = [s.condition for s in tl1.segments if s.condition and not s.baseline]
     assert order1 != [s.condition for s in clips]
     assert short_pack.timeline(2)[0].to_dict() == tl0.to_dict()  # session 2 uses order 0 again
