@@ -74,17 +74,21 @@ def delivery(device_cfg):
     d.stop()
 
 
-def outbox_items(cfg, keys) -> list[dict]:
-    """Every summary in the outbox, opened with the dev clinic key (as the clinic would)."""
+@pytest.fixture
+def queued(device_cfg, dev_keys):
+    """Call it to get every summary in the outbox, opened with the dev clinic key."""
     from device.kiosk.demo import open_sealed
     from device.outbox import Outbox
 
-    ob = Outbox(cfg.data_path(cfg.delivery.outbox_path))
-    try:
-        ids = ob.message_ids()
-    finally:
-        ob.close()
-    return [open_sealed(cfg, keys, mid)[2] for mid in ids]
+    def items() -> list[dict]:
+        ob = Outbox(device_cfg.data_path(device_cfg.delivery.outbox_path))
+        try:
+            ids = ob.message_ids()
+        finally:
+            ob.close()
+        return [open_sealed(device_cfg, dev_keys, mid)[2] for mid in ids]
+
+    return items
 
 
 @pytest.fixture
@@ -119,9 +123,14 @@ def make_kiosk(pipeline, short_pack, delivery, video):
         app.close()
 
 
-def run_until_done(app, max_s: float = 40.0) -> dict:
-    """Run the loop until a session has ended and the kiosk is back on a message/welcome."""
+def _run_until_done(app, max_s: float = 40.0) -> dict:
     app.run(
         until=lambda a: bool(a.results) and a.screen.name in ("message", "welcome"), max_s=max_s
     )
     return app.results[-1]
+
+
+@pytest.fixture
+def run_until_done():
+    """Run a kiosk until a session has ended and it is back on a message/welcome screen."""
+    return _run_until_done
