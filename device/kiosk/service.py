@@ -8,6 +8,7 @@ the window; the camera opens only when a patient accepts consent.
 from __future__ import annotations
 
 import logging
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -109,6 +110,12 @@ def run_kiosk(
         notifier.watchdog(healthy(a))
 
     app.on_tick = tick
+
+    def on_signal(signum, frame) -> None:  # systemctl stop: finish the frame, then leave
+        app.request_shutdown(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     notifier.ready(f"ready: {app.settings.device_id}, pack {app.pack.name}")
     try:
         app.run()
