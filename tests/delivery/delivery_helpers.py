@@ -62,3 +62,62 @@ def make_delivery(clinic: Clinic, device_id: str, data_dir: Path, **kw) -> Deliv
     cfg = dataclasses.replace(cfg, device=dataclasses.replace(cfg.device, data_dir=data_dir))
     kw.setdefault("ack_timeout", 3.0)
     return Delivery.from_config(cfg, **kw)
+
+
+def raw_publish(
+    settings: BrokerSettings,
+    client_id: str,
+    topic: str,
+    payloads: list[bytes],
+    connect_timeout: float = 10.0,
+):
+    """Publish with a bare MQTT v5 client; returns the PUBACK reason code of each message."""
+    import threading
+
+    from device.publisher import make_client
+
+    done: dict[int, object] = {}
+    ev = threading.Event()
+    connected = threading.Event()
+    client = make_client(settings, client_id)
+    client.on_connect = lambda c, u, f, rc, p: connected.set()
+
+    def on_publish(c, u, mid, rc, p):
+        done[mid] = rc
+        if len(done) == len(payloads):
+            ev.set()
+
+    client.on_publish = on_publish
+    client.connect(settings.host, settings.port)
+    client.loop_start()
+    try:
+        assert connected.wait(connect_timeout), "raw client did not connect"
+        mids = [client.publish(topic, p, qos=1).mid for p in payloads]
+        assert ev.wait(10), "no PUBACK"
+        return [done[m] for m in mids]
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+class Listener:
+    """A bare client subscribed to some topics, collecting whatever the broker lets through."""
+
+    def __init__(self, settings: BrokerSettings, client_id: str, topics: list[str]):
+        import threading
+
+        from device.publisher import make_client
+
+        self.messages: list[tuple[str, bytes]] = []
+        self.suback = threading.Event()
+        self.client = make_client(settings, client_id)
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe([(t, 1) for t in topics])
+        self.client.on_subscribe = lambda c, u, mid, rcs, p: self.suback.set()
+        self.client.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload))
+        self.client.connect(settings.host, settings.port)
+        self.client.loop_start()
+        assert self.suback.wait(10), "no SUBACK"
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
