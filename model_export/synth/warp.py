@@ -17,8 +17,17 @@ _SUBPIXEL_SHIFT = 4  # fillConvexPoly fixed-point bits
 
 
 class PiecewiseAffineWarp:
-    def __init__(self, src_pts: np.ndarray, image_shape: tuple[int, ...], margin: float = 0.45):
-        """`margin`: how far the fixed box reaches beyond the points, as a share of their span."""
+    def __init__(
+        self,
+        src_pts: np.ndarray,
+        image_shape: tuple[int, ...],
+        margin: float = 0.45,
+        step: int = 2,
+    ):
+        """`margin`: how far the fixed box reaches beyond the points, as a share of their span.
+        `step`: the maps are computed on a grid this much coarser and upsampled linearly; the
+        map is linear inside each triangle, so only pixels on a triangle edge differ (sub-pixel).
+        """
         src_pts = np.asarray(src_pts, np.float64)
         h, w = image_shape[:2]
         lo, hi = src_pts.min(0), src_pts.max(0)
@@ -36,10 +45,14 @@ class PiecewiseAffineWarp:
         self.n_points = len(src_pts)
         self.src_local = np.vstack([src_pts - (x0, y0), self.ring])
         self.triangles = Delaunay(self.src_local).simplices.astype(np.int64)
-        ys, xs = np.mgrid[0:bh, 0:bw]
-        self._xs = xs.astype(np.float32)
-        self._ys = ys.astype(np.float32)
-        self._labels = np.zeros((bh, bw), np.int32)
+        self.step = int(step)
+        # coarse cell (i, j) samples full-res pixel step * (i, j); the grid reaches the far edges
+        ch, cw = -(-(bh - 1) // self.step) + 1, -(-(bw - 1) // self.step) + 1
+        ys, xs = np.mgrid[0:ch, 0:cw]
+        self._xs = (xs * self.step).astype(np.float32)
+        self._ys = (ys * self.step).astype(np.float32)
+        self._upsample = np.array([[1.0 / self.step, 0, 0], [0, 1.0 / self.step, 0]], np.float32)
+        self._labels = np.zeros((ch, cw), np.int32)
 
     def _inverse_affines(self, dst_local: np.ndarray) -> np.ndarray:
         """(n_triangles + 1, 3, 2): row-vector affine [x y 1] @ A mapping target to source pixels;
@@ -58,12 +71,22 @@ class PiecewiseAffineWarp:
         coef = self._inverse_affines(dst_local)
         labels = self._labels
         labels.fill(0)
-        fixed = np.round(dst_local * (1 << _SUBPIXEL_SHIFT)).astype(np.int32)
+        coarse = dst_local / self.step
+        fixed = np.round(coarse * (1 << _SUBPIXEL_SHIFT)).astype(np.int32)
         for k, t in enumerate(self.triangles, start=1):
             cv2.fillConvexPoly(labels, fixed[t], k, lineType=cv2.LINE_8, shift=_SUBPIXEL_SHIFT)
-        c = coef[labels]  # (bh, bw, 3, 2)
+        c = coef[labels]  # (ch, cw, 3, 2)
         map_x = self._xs * c[..., 0, 0] + self._ys * c[..., 1, 0] + (c[..., 2, 0] + x0)
         map_y = self._xs * c[..., 0, 1] + self._ys * c[..., 1, 1] + (c[..., 2, 1] + y0)
+        if self.step > 1:  # corner-aligned bilinear upsampling: full pixel x <- coarse x / step
+            size = (self.box[2] - x0, self.box[3] - y0)
+            flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+            map_x = cv2.warpAffine(
+                map_x, self._upsample, size, flags=flags, borderMode=cv2.BORDER_REPLICATE
+            )
+            map_y = cv2.warpAffine(
+                map_y, self._upsample, size, flags=flags, borderMode=cv2.BORDER_REPLICATE
+            )
         return map_x, map_y
 
     def apply(
