@@ -8,7 +8,7 @@ and mirrored to the other side, so every movement is symmetric.
 The plants (docs/synthetic_cohort.md has the table):
 - HC: every emotional clip moves the whole face by its expression field, gain 1.0.
 - BD: same fields, plus, under happiness and sadness only, extra outer-eye-corner movement
-  (regions 5 and 8) and extra mouth-corner movement (regions 13 and 14).
+  (regions 5 and 8, the corners drop) and extra mouth-corner movement (regions 13 and 14).
 - MDD: reduced reactivity (fields at gain 0.5) plus inner-eye-corner movement (regions 6
   and 7) in every emotional clip.
 """
@@ -175,8 +175,8 @@ PLANTED_CONDITIONS: dict[str, tuple[str, ...]] = {
 
 PLANT_DESCRIPTION = {
     "BD": "bipolar-like: expression fields at full gain; under happiness and sadness clips, extra "
-    "outer-eye-corner movement, the corners drop (regions 5, 8), and extra mouth-corner movement (regions 13, 14: "
-    "up and out when happy, down when sad)",
+    "outer-eye-corner movement, the corners dropping and moving out (regions 5, 8), and extra "
+    "mouth-corner movement (regions 13, 14: up and out when happy, down when sad)",
     "MDD": "depression-like: reduced reactivity (expression fields at gain 0.5) with inner-eye-"
     "corner movement, up and inward (regions 6, 7), in every emotional clip",
     "HC": "control-like: even, moderate movement of the whole face (expression fields at gain 1.0), "
