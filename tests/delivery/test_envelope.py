@@ -183,3 +183,29 @@ def test_any_byte_change_or_truncation_is_refused(data):
 def test_header_round_trips(device, seq, created):
     h = Header(device, KID, uuid.uuid4().hex, seq, created=created)
     assert Header.from_bytes(h.to_bytes()) == h
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=8)
+    ),
+    max_leaves=20,
+)
+HEADER_KEYS = ["v", "device_id", "key_id", "boot_id", "seq", "message_id", "created"]
+
+
+@given(
+    fields=st.dictionaries(st.sampled_from(HEADER_KEYS) | st.text(max_size=8), JSON, max_size=9),
+    version=st.integers(0, 255),
+    tail=st.binary(min_size=0, max_size=200),
+)
+def test_well_framed_garbage_headers_only_raise_envelope_error(fields, version, tail):
+    try:
+        hb = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        hb = b"{}"
+    hb = hb[:1024]
+    blob = b"EMFE" + bytes([version]) + struct.pack(">H", len(hb)) + hb + tail + b"\0" * 112
+    with pytest.raises(EnvelopeError):
+        open_envelope(blob, CK, lookup)
