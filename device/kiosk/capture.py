@@ -78,7 +78,11 @@ class CaptureSession:
         if self._threads:
             return
         self._stop.clear()
+        # A new patient: nothing from the previous session may leak into this one.
         self.lost_reason = None
+        self.status = CameraStatus()
+        self.frames_captured = self.frames_analysed = self.frames_dropped = 0
+        self.last_frame_at = None
         self.started_at = self.clock()
         try:
             self._source = self._source_factory()
@@ -86,6 +90,7 @@ class CaptureSession:
             self.lost_reason = f"camera_unavailable: {exc}"
             log.warning("camera could not be opened: %s", exc)
             return
+        self.started_at = self.clock()  # the stall clock starts once the camera is open
         if hasattr(self.pipeline, "reset"):
             self.pipeline.reset()
         self._threads = [

@@ -25,6 +25,7 @@ class ScriptedPatient:
     stop_playback_at: float | None = None  # seconds into the stimulus timeline
     stop_in_questionnaire_after: int | None = None  # answers given before pressing Stop
     dwell_s: float = 0.15
+    sessions: int = 1  # how many times to press Start
     _screen: object = None
     _since: float = 0.0
     _done: bool = False
@@ -45,7 +46,9 @@ class ScriptedPatient:
         s = app.screen
         name = s.name
         if name == "welcome":
-            return "start" if app.session_count == 0 and not app.results else None
+            return "start" if len(app.results) < self.sessions else None
+        if name == "message" and len(app.results) < self.sessions:
+            return "done"
         if name == "consent":
             return "accept" if self.consent else "decline"
         if name == "camera_check":

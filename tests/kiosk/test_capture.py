@@ -87,3 +87,13 @@ def test_a_stalled_camera_is_noticed(pipeline):
     assert cap.check_health().startswith("camera_stalled")
     released.set()
     cap.stop()
+
+
+def test_a_second_session_starts_from_clean_counters_and_status(video, pipeline):
+    cap = CaptureSession(lambda: VideoFileSource(video, loop=True), pipeline, paced=True)
+    cap.start()
+    assert _wait(lambda: cap.status.stable_frames >= 3)
+    cap.stop()
+    cap.start()
+    assert cap.status.stable_frames == 0 and cap.frames_captured <= 2
+    cap.stop()

@@ -169,3 +169,24 @@ def test_touch_events_land_on_buttons_at_any_screen_size(make_kiosk, size):
     )
     app.step()
     assert app.screen.name == "consent"
+
+
+def test_two_patients_in_a_row_get_counterbalanced_orders_and_separate_records(make_kiosk, queued):
+    patient = ScriptedPatient(sessions=2)
+    app = make_kiosk(patient)
+    app.run(
+        until=lambda a: len(a.results) == 2 and a.screen.name in ("message", "welcome"), max_s=60
+    )
+    first, second = queued()
+    assert first["completion"]["status"] == second["completion"]["status"] == "complete"
+    assert (first["stimulus"]["order_index"], second["stimulus"]["order_index"]) == (0, 1)
+    order = [
+        [s["condition"] for s in x["segments"] if s["name"].startswith("clip-")]
+        for x in (first, second)
+    ]
+    assert order[0] != order[1] and sorted(order[0]) == sorted(order[1])
+    # each record counts only its own frames
+    for x in (first, second):
+        cap = x["capture"]
+        assert cap["frames_captured"] == cap["frames_analysed"] + cap["frames_dropped"]
+        assert cap["frames_captured"] < 30 * 20
