@@ -309,7 +309,7 @@ def register(sub) -> None:
     )
     p.add_argument("--no-verify", action="store_true", help="skip the kiosk-side check")
     _add_training_args(p, epochs=12, width=32)
-    p.set_defaults(func=_cmd_train_synthetic, relabel_epoch=8)
+    p.set_defaults(func=_cmd_train_synthetic, relabel_epoch=8, frames_per_participant=40)
 
     p = sub.add_parser(
         "pretrain",
