@@ -300,3 +300,39 @@ class BundleStore:
             },
         )
         return self.current(public_key)
+
+
+def _cmd_install(args) -> int:
+    import sys
+
+    store = BundleStore(args.store)
+    before = store.current_record()
+    vb = store.install(args.bundle, args.signing_key)
+    was = f" (was version {before['version']})" if before else ""
+    print(f"installed {vb.bundle_id} version {vb.version}{was} in {store.root}", file=sys.stderr)
+    return 0
+
+
+def add_cli(sub) -> None:
+    """`emoface model-install BUNDLE --store DIR --signing-key PEM` (registered by the device role)."""
+    p = sub.add_parser(
+        "model-install",
+        help="verify a signed classifier bundle and install it in the device's model store",
+        description="Check the bundle's signature against the pinned model-signing key and every file's "
+        "SHA-256 and size, refuse a version older than (or equal to, with other contents) the installed "
+        "one, copy it into the store and switch to it. On any failure the installed bundle stays in use. "
+        "Exit 4 when the bundle is refused.",
+    )
+    p.add_argument(
+        "bundle", type=Path, help="bundle directory (manifest.json, manifest.sig, model files)"
+    )
+    p.add_argument(
+        "--store",
+        type=Path,
+        required=True,
+        help="the device's model store (config: model.bundle_dir)",
+    )
+    p.add_argument(
+        "--signing-key", type=Path, required=True, help="pinned model-signing public key (PEM)"
+    )
+    p.set_defaults(func=_cmd_install)
