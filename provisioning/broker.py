@@ -8,6 +8,8 @@ every ack topic; each active device writes only `emoface/<id>/summary` and reads
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 import signal
 import socket
@@ -81,7 +83,28 @@ def write_broker_config(
     )
     path = out / "mosquitto.conf"
     write_atomic(path, conf.encode(), 0o644)
+    _hand_to(user, out)
     return path
+
+
+def _hand_to(user: str, out: Path) -> None:
+    """Run as root for another broker user: give it the files it must read after dropping
+    privileges (mosquitto 2.0 reads them as that user), keeping server.key at 0600."""
+    if os.geteuid() != 0 or user == "root":
+        return
+    try:
+        pw = pwd.getpwnam(user)
+    except KeyError:
+        return  # the user does not exist here (config written for another machine)
+    for p in (
+        out,
+        out / "state",
+        *(
+            out / n
+            for n in ("ca.crt", "server.crt", "server.key", "crl.pem", "acl", "mosquitto.conf")
+        ),
+    ):
+        os.chown(p, pw.pw_uid, pw.pw_gid)
 
 
 def free_port() -> int:

@@ -241,3 +241,19 @@ def test_signing_key_is_ed25519(fresh):
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
     assert isinstance(load_pem_public_key((out / "signing.pub").read_bytes()), Ed25519PublicKey)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="ownership hand-over only happens as root")
+def test_broker_files_are_handed_to_the_broker_user(fresh, tmp_path):
+    import pwd
+
+    try:
+        pw = pwd.getpwnam("mosquitto")
+    except KeyError:
+        pytest.skip("no mosquitto user on this machine")
+    write_broker_config(fresh, tmp_path / "b", user="mosquitto")
+    key = tmp_path / "b" / "server.key"
+    assert os.stat(key).st_uid == pw.pw_uid
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    write_broker_config(fresh, tmp_path / "r", user="root")
+    assert os.stat(tmp_path / "r" / "server.key").st_uid == 0
