@@ -14,7 +14,9 @@ import numpy as np
 from device.timeline import Timeline
 from model_export.synth.expressions import EXPRESSION_FIELDS, segment_field
 
-BLINK_SECONDS = 0.2
+BLINK_SECONDS = 0.26  # whole blink, lids down and up
+BLINK_CLOSED_S = 0.1  # of which fully closed
+LID_TRAVEL = 0.7  # share of the eye opening the upper lid points travel in a blink
 DECAY_SECONDS = 0.3  # a response fades with this time constant after its clip ends
 _LIDS = ((37, 41), (38, 40), (43, 47), (44, 46))  # (upper lid point, lower lid point)
 
@@ -175,16 +177,26 @@ def landmark_track(
         hz, phase = rng.uniform(0.05, 0.3), rng.uniform(0, 2 * np.pi)
         disp += (p.idle * 0.5 * np.sin(2 * np.pi * hz * t + phase))[:, None, None] * f
     pts = base[None] + identity_offset(p, base, iod)[None] + disp * iod
-    # blinks: upper lids close onto the lower lids
-    closure = np.zeros(n)
-    tb = rng.exponential(60.0 / p.blink_per_min)
-    while tb < timeline.end:
-        closure = np.maximum(closure, 1.0 - np.abs(t - tb) / (BLINK_SECONDS / 2))
-        tb += BLINK_SECONDS + rng.exponential(60.0 / p.blink_per_min)
-    closure = np.clip(closure, 0, 1)[:, None] * 0.85
+    # blinks: upper lids come down onto the lower lids (the renderer also covers the eye)
+    closure = blink_closure(p, n, fps)[:, None] * LID_TRAVEL
     for up, low in _LIDS:
         pts[:, up] += closure * (pts[:, low] - pts[:, up])
     return pts
+
+
+def blink_closure(p: ParticipantParams, n_frames: int, fps: float) -> np.ndarray:
+    """(n_frames,) eye closure 0..1: blinks at the participant's rate, each fully closed for
+    BLINK_CLOSED_S (so a 15 fps video holds at least one closed frame) with short ramps."""
+    rng = np.random.default_rng([p.seed, 5])
+    t = np.arange(n_frames) / fps
+    end = n_frames / fps
+    closure = np.zeros(n_frames)
+    half_closed, ramp = BLINK_CLOSED_S / 2, (BLINK_SECONDS - BLINK_CLOSED_S) / 2
+    tb = rng.exponential(60.0 / p.blink_per_min)
+    while tb < end:
+        closure = np.maximum(closure, np.clip((half_closed + ramp - np.abs(t - tb)) / ramp, 0, 1))
+        tb += BLINK_SECONDS + rng.exponential(60.0 / p.blink_per_min)
+    return closure
 
 
 def pose_track(

@@ -19,6 +19,7 @@ from model_export.synth.face import BaseFace
 from model_export.synth.participant import (
     ParticipantParams,
     apply_pose,
+    blink_closure,
     landmark_track,
     pose_track,
 )
@@ -62,6 +63,49 @@ def _noise_bank(p: ParticipantParams, size: tuple[int, int]) -> np.ndarray:
     return np.round(bank).astype(np.int16)
 
 
+@dataclass
+class ClosedEyes:
+    """The source with both eyes painted shut (lid skin inpainted over the eye, a lash line
+    along the lower lid) and a soft mask; a blink blends it in by its closure. Warping the
+    lids alone squeezes the iris into a dark line that a landmark model still reads as open."""
+
+    image: np.ndarray
+    alpha: np.ndarray  # (h, w, 1) float32 inside `box`
+    box: tuple[int, int, int, int]
+
+    @classmethod
+    def build(cls, src: np.ndarray, pts68: np.ndarray) -> ClosedEyes:
+        mask = np.zeros(src.shape[:2], np.uint8)
+        lashes = []
+        for eye in (slice(36, 42), slice(42, 48)):
+            poly = pts68[eye]
+            centre = poly.mean(0)
+            grown = centre + (poly - centre) * (1.35, 1.8)
+            cv2.fillPoly(mask, [np.round(grown * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+            lower = pts68[[eye.start, eye.start + 5, eye.start + 4, eye.start + 3]]
+            lashes.append(np.round((lower - (0, 1.0)) * 16).astype(np.int32))
+        closed = cv2.inpaint(src, mask, 4, cv2.INPAINT_TELEA)
+        dark = (closed.astype(np.float32) * 0.45).astype(np.uint8)
+        line = np.zeros_like(mask)
+        cv2.polylines(line, lashes, False, 255, 2, cv2.LINE_AA, shift=4)
+        line_a = cv2.GaussianBlur(line, (0, 0), 0.7).astype(np.float32)[..., None] / 255.0
+        closed = (closed * (1 - line_a) + dark * line_a).astype(np.uint8)
+        ys, xs = np.nonzero(cv2.dilate(mask, np.ones((5, 5), np.uint8)))
+        box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+        soft = cv2.GaussianBlur(mask, (0, 0), 1.5).astype(np.float32) / 255.0
+        x0, y0, x1, y1 = box
+        return cls(closed, soft[y0:y1, x0:x1, None], box)
+
+    def blend(self, src: np.ndarray, closure: float, out: np.ndarray) -> np.ndarray:
+        """`src` with the eyes `closure` (0..1) shut, written into `out`."""
+        np.copyto(out, src)
+        x0, y0, x1, y1 = self.box
+        a = self.alpha * float(closure)
+        region = src[y0:y1, x0:x1] * (1 - a) + self.image[y0:y1, x0:x1] * a
+        out[y0:y1, x0:x1] = np.round(region).astype(np.uint8)
+        return out
+
+
 def render_participant(
     p: ParticipantParams,
     timeline: Timeline,
@@ -78,7 +122,12 @@ def render_participant(
     if p.blur_sigma > 0.05:
         src = cv2.GaussianBlur(src, (0, 0), p.blur_sigma)
     warp = PiecewiseAffineWarp(face.pts68, src.shape)
-    src = cv2.LUT(src, _lookup_table(p))  # the participant's light, once: warps commute with it
+    closed = ClosedEyes.build(src, face.pts68)
+    lut = _lookup_table(p)
+    src = cv2.LUT(src, lut)  # the participant's light, once: warps commute with it
+    closed.image = cv2.LUT(closed.image, lut)
+    closure = blink_closure(p, len(tr.source_pts), fps)
+    blinking = np.empty_like(src)
     bank = _noise_bank(p, size)
     rng = np.random.default_rng([p.seed, 4])
     picks = rng.integers(0, NOISE_BANK, len(tr.source_pts))
@@ -90,7 +139,8 @@ def render_participant(
     frame = np.empty((h, w, 3), np.uint8)
     try:
         for i, pts in enumerate(tr.source_pts):
-            warp.apply(src, pts, out=warped)
+            source = src if closure[i] <= 0 else closed.blend(src, closure[i], blinking)
+            warp.apply(source, pts, out=warped)
             cv2.warpAffine(
                 warped,
                 tr.poses[i],

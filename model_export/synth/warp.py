@@ -60,6 +60,11 @@ class PiecewiseAffineWarp:
         tri = self.triangles
         d = np.concatenate([dst_local[tri], np.ones((len(tri), 3, 1))], axis=2)  # (k,3,3)
         s = self.src_local[tri]  # (k,3,2)
+        # A target triangle squashed flat (a closed eyelid) covers no pixel: give it its source
+        # triangle's own position so the solve stays regular; what it maps to does not matter.
+        flat = np.abs(np.linalg.det(d)) < 1e-6
+        if flat.any():
+            d[flat, :, :2] = s[flat]
         a = np.linalg.solve(d, s)  # d @ a = s
         ident = np.array([[[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]])
         return np.concatenate([ident, a], axis=0).astype(np.float32)

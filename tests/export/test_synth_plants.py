@@ -18,7 +18,8 @@ from model_export.synth.expressions import (
     segment_field,
 )
 from model_export.synth.face import base_face, measure_landmarks
-from model_export.synth.participant import landmark_track
+from model_export.synth.participant import blink_closure, landmark_track
+from model_export.synth.render import ClosedEyes
 from model_export.synth.warp import PiecewiseAffineWarp
 
 FPS = 15
@@ -149,3 +150,29 @@ def test_stored_astronaut_landmarks_match_the_frame_path():
     measured = measure_landmarks(np.array(face.rgb))
     assert np.abs(measured - face.pts68).max() < 1.0
     assert 55 < face.interocular < 70
+
+
+def test_blinks_close_the_eyes_at_the_participants_rate():
+    p = plan(CohortSpec(n_per_class=1, seed=0))[0]
+    closure = blink_closure(p, 60 * FPS, FPS)  # one minute
+    starts = np.flatnonzero((closure >= 1.0)[1:] & ~(closure >= 1.0)[:-1])
+    assert 0.4 * p.blink_per_min <= len(starts) <= 1.6 * p.blink_per_min
+    assert (closure[closure > 0] <= 1.0).all() and (closure == 0).mean() > 0.8
+
+
+def test_closed_eyes_cover_the_iris_and_flat_lids_do_not_break_the_warp():
+    face = base_face()
+    src = np.array(face.rgb)
+    closed = ClosedEyes.build(src, face.pts68)
+    shut = closed.blend(src, 1.0, np.empty_like(src))
+    for eye in (slice(36, 42), slice(42, 48)):
+        x, y = np.round(face.pts68[eye].mean(0)).astype(int)
+        iris_open = src[y - 2 : y + 3, x - 2 : x + 3].mean()
+        iris_shut = shut[y - 2 : y + 3, x - 2 : x + 3].mean()
+        assert iris_shut > iris_open + 40  # dark iris replaced by lid skin
+    assert np.array_equal(closed.blend(src, 0.0, np.empty_like(src)), src)
+    lids_down = face.pts68.copy()
+    for up, low in ((37, 41), (38, 40), (43, 47), (44, 46)):
+        lids_down[up] = lids_down[low]  # zero-area triangles
+    out = PiecewiseAffineWarp(face.pts68, src.shape).apply(shut, lids_down)
+    assert out.shape == src.shape
