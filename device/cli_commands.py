@@ -5,7 +5,8 @@ from __future__ import annotations
 
 def register(sub) -> None:
     from device import analyze, landmark_models
+    from device.kiosk import cli as kiosk_cli
 
     landmark_models.add_cli(sub)
     analyze.add_cli(sub)
-    __import__("device.kiosk.cli", fromlist=["add_cli"]).add_cli(sub)
+    kiosk_cli.add_cli(sub)

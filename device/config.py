@@ -131,7 +131,12 @@ class DeviceConfig:
         return p if p.is_absolute() else self.device.data_dir / p
 
 
-def _coerce(value, tp, where: str, base: Path):
+# Paths that live on the data partition: a relative value is kept relative and resolved
+# against device.data_dir by DeviceConfig.data_path(), not against the config's folder.
+DATA_RELATIVE = {("delivery", "outbox_path")}
+
+
+def _coerce(value, tp, where: str, base: Path | None):
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
@@ -143,7 +148,7 @@ def _coerce(value, tp, where: str, base: Path):
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{where}: expected a path string, got {value!r}")
         p = Path(value).expanduser()
-        return p if p.is_absolute() else (base / p)
+        return p if p.is_absolute() or base is None else (base / p)
     if origin is tuple:
         if not isinstance(value, list):
             raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
@@ -184,7 +189,7 @@ def config_from_dict(data: dict, source: Path | None = None) -> DeviceConfig:
         for k, v in value.items():
             if k not in fields:
                 raise ConfigError(f"{name}: unknown key {key}.{k} (known: {', '.join(fields)})")
-            kwargs[k] = _coerce(v, fields[k], f"{name}: {key}.{k}", base)
+            kwargs[k] = _coerce(v, fields[k], f"{name}: {key}.{k}", None if (key, k) in DATA_RELATIVE else base)
         section = cls(**kwargs)
         if hasattr(section, "validate"):
             section.validate(lambda k, key=key: f"{name}: {key}.{k}")

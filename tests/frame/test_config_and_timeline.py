@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,10 @@ def test_config_defaults_and_paths(tmp_path):
     assert cfg.device.id == "kiosk-1" and cfg.pipeline.threads == 1
     assert cfg.device.data_dir == tmp_path / "data"
     assert cfg.data_path(cfg.delivery.outbox_path) == tmp_path / "data" / "outbox.sqlite"
+    # a relative outbox path set in the file is still on the data partition
+    p.write_text('[device]\ndata_dir = "/srv/emoface"\n[delivery]\noutbox_path = "q/outbox.sqlite"\n')
+    cfg = load_config(p)
+    assert cfg.data_path(cfg.delivery.outbox_path) == Path("/srv/emoface/q/outbox.sqlite")
 
 
 @pytest.mark.parametrize(
