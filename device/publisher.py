@@ -278,12 +278,12 @@ class Publisher:
             self._count("refused")
             self._set(last_error=f"broker refused summary {message_id}: {reason_code}")
             log.error("broker refused summary %s: %s", message_id, reason_code)
-            self._retry[message_id] = time.time() + self._retry_delay(attempts, self.max_retry)
-            return
+            return  # not sent: it stays in the outbox, retried on the slow schedule
         self._count("published")
         if reason_code.value == NO_MATCHING_SUBSCRIBERS:
-            # nobody received it (receiver down): try again soon rather than after ack_timeout
-            self._retry[message_id] = time.time() + self._retry_delay(attempts, 2.0)
+            # nobody received it (no receiver subscribed): retry sooner than ack_timeout at
+            # first (0.5 s, 1 s, 2 s...), backing off to ack_timeout while the receiver stays away
+            self._retry[message_id] = time.time() + self._retry_delay(attempts, self.max_retry)
 
     def _on_message(self, client, userdata, msg) -> None:
         try:

@@ -274,3 +274,30 @@ def test_two_receivers_split_the_load(clinic, live_broker, receiver, tmp_path):
     two = set(stored(tmp_path / "second.sqlite").message_ids())
     assert one | two == set(ids)
     assert one and two, "the shared subscription should give each receiver a share"
+
+
+def test_a_refused_publish_is_an_error_and_the_summary_stays(clinic, receiver, tmp_path):
+    # a mis-configured bundle: dev-a's certificate, but the device id (topic) of dev-b
+    from device.delivery import Delivery
+
+    sk, ck = device_keys(clinic, "dev-a")
+    d = Delivery(
+        "dev-b",
+        tmp_path / "o.sqlite",
+        sk,
+        ck,
+        broker=device_broker(clinic, "dev-a"),
+        ack_timeout=3.0,
+    )
+    d.start()
+    try:
+        mid = d.submit(make_summary(0, "refused"))
+        wait_for(lambda: d.status()["refused"] >= 1, what="the broker's refusal")
+        st = d.status()
+        assert st["published"] == 0 and st["acked"] == 0
+        assert "Not authorized" in st["last_error"]
+        assert st["outbox_depth"] == 1
+    finally:
+        d.close()
+    assert Outbox(tmp_path / "o.sqlite").message_ids() == [mid]
+    assert stored(receiver.store_path).count() == 0
