@@ -25,7 +25,7 @@ from provisioning.clinic import Clinic, enroll, init_clinic  # noqa: E402
 from receiver.service import Intake, ReceiverService  # noqa: E402
 from receiver.store import Store  # noqa: E402
 
-settings.register_profile("default", max_examples=200, deadline=None)
+settings.register_profile("default", max_examples=100, deadline=None)
 settings.register_profile(
     "slow", max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
