@@ -99,8 +99,8 @@ def _add_training_args(p: argparse.ArgumentParser, epochs: int = 70, width: int 
     g.add_argument(
         "--calibration-crops",
         type=int,
-        default=200,
-        help="training crops for INT8 calibration (default 200)",
+        default=500,
+        help="training crops for INT8 calibration (default 500)",
     )
     g.add_argument(
         "--tflite",

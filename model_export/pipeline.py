@@ -39,7 +39,7 @@ class RunConfig:
     test_fraction: float = 0.3
     split_seed: int = 0
     cv_folds: int = 0  # > 1: also cross-validate by participant (reported, not shipped)
-    calibration_crops: int = 200
+    calibration_crops: int = 500
     tflite: str = "auto"  # auto | yes | no
     signing_key: Path | None = None
     bundle_id: str | None = None

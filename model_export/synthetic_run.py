@@ -175,7 +175,10 @@ def run_synthetic(
     out["total_seconds"] = round(time.perf_counter() - t0, 1)
     # CPU time of this process and its workers: on a busy machine wall time overstates the
     # cost; CPU seconds / cores is what the run needs on idle cores.
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     out["cpu_seconds"] = round(me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime, 1)
     out["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
     (workdir / "synthetic_run.json").write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
