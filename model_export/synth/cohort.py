@@ -19,13 +19,14 @@ import os
 import shutil
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from multiprocessing import get_all_start_methods, get_context
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 
-from device.errors import InputError
+from device.errors import EmofaceError, InputError
 from device.timeline import Segment, Timeline
 from model_export.synth import expressions
 from model_export.synth.face import IMAGE_SOURCE, base_face
@@ -89,11 +90,10 @@ def plan(spec: CohortSpec) -> list[ParticipantParams]:
 
 
 def _mp_context():
-    """fork where there is one: a caller's script needs no `if __name__ == "__main__"` guard
-    (spawn would re-run it). Workers only use numpy and OpenCV, with OpenCV's own thread pool
-    switched off first (the usual cure for OpenCV after fork)."""
-    methods = get_all_start_methods()
-    return get_context("fork" if "fork" in methods else "spawn")
+    """spawn, always: the caller may hold threads (LiteRT, OpenCV's pool, torch), and a forked
+    child that touches OpenCV can hang on a lock one of them held. A script calling
+    generate_cohort with workers > 1 needs the usual `if __name__ == "__main__":` guard."""
+    return get_context("spawn")
 
 
 def _render_job(job: tuple) -> str:
@@ -282,9 +282,15 @@ def generate_cohort(
                 _render_job(job)
                 bar.update()
         else:
-            with ProcessPoolExecutor(n_workers, mp_context=_mp_context()) as pool:
-                for _ in pool.map(_render_job, jobs):
-                    bar.update()
+            try:
+                with ProcessPoolExecutor(n_workers, mp_context=_mp_context()) as pool:
+                    for _ in pool.map(_render_job, jobs):
+                        bar.update()
+            except BrokenProcessPool as exc:
+                raise EmofaceError(
+                    "a cohort rendering process died; a script that calls generate_cohort with "
+                    'workers > 1 needs `if __name__ == "__main__":` (or pass workers=1)'
+                ) from exc
     finally:
         bar.close()
 
