@@ -8,6 +8,7 @@ every ack topic; each active device writes only `emoface/<id>/summary` and reads
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -26,7 +27,8 @@ from provisioning.clinic import RECEIVER_IDENTITY, Clinic
 TEMPLATE = (
     Path(__file__).resolve().parents[1] / "firmware_config" / "mosquitto" / "emoface.conf.template"
 )
-MAX_PACKET = MAX_ENVELOPE + 4096  # the receiver, not the broker, refuses an oversized envelope
+MAX_PACKET = MAX_ENVELOPE + 4096
+REMEMBERED = "broker-config.json"  # where and how broker-config last wrote, for regenerate()  # the receiver, not the broker, refuses an oversized envelope
 
 
 def acl_text(clinic: Clinic) -> str:
@@ -84,7 +86,36 @@ def write_broker_config(
     path = out / "mosquitto.conf"
     write_atomic(path, conf.encode(), 0o644)
     _hand_to(user, out)
+    remembered = {
+        "out": str(out.resolve()),
+        "port": port,
+        "bind": bind,
+        "user": user,
+        "persistence": persistence,
+        "log_dest": log_dest,
+    }
+    write_atomic(
+        clinic.folder / REMEMBERED, (json.dumps(remembered, indent=2) + "\n").encode(), 0o644
+    )
     return path
+
+
+def regenerate(clinic: Clinic, out: Path | None = None) -> Path | None:
+    """Rewrite the broker config with the settings broker-config last used for this clinic
+    (into `out`, or the same folder), e.g. after enroll or revoke. With no record, writes to
+    `out` with the defaults, or returns None when there is no `out` either."""
+    p = clinic.folder / REMEMBERED
+    kw: dict = {}
+    if p.is_file():
+        try:
+            kw = json.loads(p.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{p}: unreadable ({exc}); run broker-config again") from exc
+    target = out or (Path(kw["out"]) if "out" in kw else None)
+    kw.pop("out", None)
+    if target is None:
+        return None
+    return write_broker_config(clinic, target, **kw)
 
 
 def _hand_to(user: str, out: Path) -> None:
@@ -96,14 +127,8 @@ def _hand_to(user: str, out: Path) -> None:
         pw = pwd.getpwnam(user)
     except KeyError:
         return  # the user does not exist here (config written for another machine)
-    for p in (
-        out,
-        out / "state",
-        *(
-            out / n
-            for n in ("ca.crt", "server.crt", "server.key", "crl.pem", "acl", "mosquitto.conf")
-        ),
-    ):
+    names = ("ca.crt", "server.crt", "server.key", "crl.pem", "acl", "mosquitto.conf")
+    for p in (out, out / "state", *(out / n for n in names)):
         os.chown(p, pw.pw_uid, pw.pw_gid)
 
 

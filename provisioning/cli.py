@@ -123,7 +123,9 @@ def register(sub) -> None:
     v.add_argument("device_id", metavar="DEVICE-ID")
     v.add_argument("--clinic", type=Path, required=True, help="clinic folder")
     v.add_argument(
-        "--broker-out", type=Path, help="broker-config folder to regenerate (then reload mosquitto)"
+        "--broker-out",
+        type=Path,
+        help="broker-config folder to regenerate (default: where broker-config last wrote)",
     )
     add_passphrase_args(v, "the CA key")
     v.set_defaults(func=_revoke)
@@ -150,6 +152,7 @@ def _init_clinic(args) -> int:
 
 
 def _enroll(args) -> int:
+    from provisioning.broker import regenerate
     from provisioning.clinic import Clinic, enroll
 
     clinic = Clinic.open(args.clinic)
@@ -160,10 +163,14 @@ def _enroll(args) -> int:
         csr, sig = args.csr.read_bytes(), args.signing_pub.read_bytes()
     out = enroll(clinic, args.device_id, passphrase(args), args.out, csr, sig, args.data_dir)
     print(f"device {args.device_id} enrolled; bundle in {out}")
-    print("copy the bundle onto the device and start it with --config device.toml;")
-    print(
-        f"then regenerate the broker config: emoface provision broker-config --clinic {clinic.folder} --out DIR"
-    )
+    print("copy the bundle onto the device and start the kiosk with its device.toml")
+    conf = regenerate(clinic)
+    if conf:
+        print(f"broker ACL regenerated with it: {conf}; reload mosquitto (SIGHUP)")
+    else:
+        print(
+            "then write the broker config: emoface provision broker-config --clinic ... --out DIR"
+        )
     return 0
 
 
@@ -198,17 +205,19 @@ def _broker_config(args) -> int:
 
 
 def _revoke(args) -> int:
-    from provisioning.broker import write_broker_config
+    from provisioning.broker import regenerate
     from provisioning.clinic import Clinic, revoke
 
     clinic = Clinic.open(args.clinic)
     revoke(clinic, args.device_id, passphrase(args))
     print(f"device {args.device_id} revoked: receivers refuse its messages from now on")
-    if args.broker_out:
-        conf = write_broker_config(clinic, args.broker_out)
-        print(f"broker config regenerated without it: {conf} (reload mosquitto)")
+    conf = regenerate(clinic, args.broker_out)
+    if conf:
+        print(
+            f"broker config regenerated without it: {conf}; restart mosquitto (it reads the CRL at start)"
+        )
     else:
-        print("regenerate the broker config (broker-config) and reload mosquitto")
+        print("no broker config written yet for this clinic: run broker-config")
     return 0
 
 

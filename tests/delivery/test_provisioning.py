@@ -257,3 +257,36 @@ def test_broker_files_are_handed_to_the_broker_user(fresh, tmp_path):
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
     write_broker_config(fresh, tmp_path / "r", user="root")
     assert os.stat(tmp_path / "r" / "server.key").st_uid == 0
+
+
+def test_enroll_and_revoke_regenerate_the_last_broker_config(tmp_path, capsys):
+    c = tmp_path / "clinic"
+    b = tmp_path / "broker"
+    assert emoface(["provision", "init-clinic", str(c), "--broker-host", "127.0.0.1"]) == 0
+    assert (
+        emoface(
+            [
+                "provision",
+                "broker-config",
+                "--clinic",
+                str(c),
+                "--out",
+                str(b),
+                "--port",
+                "18883",
+                "--user",
+                "root",
+            ]
+        )
+        == 0
+    )
+    assert "kiosk-5" not in (b / "acl").read_text()
+    assert emoface(["provision", "enroll", "kiosk-5", "--clinic", str(c)]) == 0
+    assert "user kiosk-5" in (b / "acl").read_text()
+    crl_before = (b / "crl.pem").read_bytes()
+    assert emoface(["provision", "revoke", "kiosk-5", "--clinic", str(c)]) == 0
+    assert "kiosk-5" not in (b / "acl").read_text()
+    assert (b / "crl.pem").read_bytes() != crl_before
+    conf = (b / "mosquitto.conf").read_text()
+    assert "listener 18883" in conf and "user root" in conf  # the remembered settings
+    assert "regenerated" in capsys.readouterr().out
