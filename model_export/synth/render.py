@@ -113,7 +113,6 @@ def render_participant(
     video_path: Path,
     fps: int,
     size: tuple[int, int],
-    on_frame=None,
 ) -> RenderedTracks:
     """Write the participant's video; returns the landmark and pose tracks it followed."""
     tr = tracks(p, timeline, face, fps, size)
@@ -152,8 +151,6 @@ def render_participant(
             oy, ox = offsets[i]
             cv2.add(frame, bank[picks[i], oy : oy + h, ox : ox + w], dst=frame, dtype=cv2.CV_8U)
             writer.write(frame)
-            if on_frame is not None:
-                on_frame()
     finally:
         writer.release()
     return tr

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from device.errors import EmofaceError, InputError
-from device.facemap import REGIONS, region_means
+from device.facemap import region_means
 from device.pipeline import FramePipeline
 from device.sources import VideoFileSource
 from device.timeline import CONDITIONS, Timeline
@@ -251,4 +251,3 @@ def test_frame_path_sees_mdd_inner_eye_corners_move_and_less_elsewhere(measured)
     assert _class_mean(measured, "MDD", emotions, mouth) < 0.8 * _class_mean(
         measured, "HC", emotions, mouth
     )
-    assert set(REGIONS) == set(range(1, 17))
