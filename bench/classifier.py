@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine, print_table, write_json  # noqa: E402
 
 from model_export import tflite_export  # noqa: E402
-from model_export.model import ModelConfig, ResNet18SCN  # noqa: E402
+from model_export.model import ModelConfig, ResNet18SCN, model_config_from_dict  # noqa: E402
 from model_export.onnx_export import export_onnx, normalise, quantize_onnx  # noqa: E402
 
 
@@ -35,11 +35,7 @@ def _model(args, size: int) -> tuple[ResNet18SCN, np.ndarray]:
     rng = np.random.default_rng(0)
     if args.checkpoint:
         ck = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
-        m = ResNet18SCN(
-            ModelConfig(
-                **{k: ck["model"][k] for k in ("num_classes", "width", "last_stride", "dropout")}
-            )
-        )
+        m = ResNet18SCN(model_config_from_dict(ck["model"]))
         m.load_state_dict(ck["state_dict"])
         if args.crops:
             import cv2

@@ -136,8 +136,12 @@ class Classifier:
             self.alignment = AlignmentParams.from_dict(m["alignment"])
             inp = m["input"]
             self.size = int(inp["size"])
-            self._mean = np.asarray(inp["mean"], np.float32).reshape(1, 1, 3) * 255.0
-            self._std = np.asarray(inp["std"], np.float32).reshape(1, 1, 3) * 255.0
+            self._norm = inp.get("normalise", "fixed")
+            if self._norm not in ("fixed", "instance"):
+                raise ValueError(f"unknown normalisation {self._norm!r}")
+            self._eps = float(inp.get("instance_eps", 1e-4))
+            self._mean = np.asarray(inp["mean"], np.float32).reshape(1, 1, 3)
+            self._std = np.asarray(inp["std"], np.float32).reshape(1, 1, 3)
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(
                 f"model bundle {bundle.path}: bad input or alignment spec ({exc})"
@@ -175,7 +179,12 @@ class Classifier:
             raise ValueError(
                 f"crop must be {self.size}x{self.size}x3 uint8, got {crop_rgb.shape} {crop_rgb.dtype}"
             )
-        x = (crop_rgb.astype(np.float32) - self._mean) / self._std
+        x = crop_rgb.astype(np.float32) * np.float32(1 / 255)
+        if self._norm == "instance":  # per-crop, per-channel standardisation
+            mean = x.mean(axis=(0, 1), keepdims=True)
+            x = (x - mean) / np.sqrt(((x - mean) ** 2).mean(axis=(0, 1), keepdims=True) + self._eps)
+        else:
+            x = (x - self._mean) / self._std
         x = x[None] if self.backend.nhwc else np.transpose(x, (2, 0, 1))[None]
         return np.ascontiguousarray(x)
 

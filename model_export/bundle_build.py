@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from device.alignment import AlignmentParams
 from device.bundle import FORMAT, FORMAT_VERSION, sha256_file, sign_manifest
-from model_export.model import MEAN, STD, ResNet18SCN
+from model_export.model import INSTANCE_EPS, MEAN, STD, ResNet18SCN
 
 HEAD_FILE = "classifier_head.npy"
 
@@ -70,6 +70,8 @@ def build_bundle(
             "color": "RGB",
             "layout": "NCHW",
             "dtype": "float32",
+            "normalise": (model_config or {}).get("input_norm", "instance"),
+            "instance_eps": INSTANCE_EPS,
             "mean": list(MEAN),
             "std": list(STD),
             "scale": "x/255 then (x-mean)/std",

@@ -25,6 +25,13 @@ def _add_training_args(p: argparse.ArgumentParser, epochs: int = 70, width: int 
         help="aligned crop size in pixels (default 112)",
     )
     g.add_argument(
+        "--crop-scale",
+        type=float,
+        default=0.78,
+        help="face size in the crop: 0.78 (default) keeps brows and chin, 1.0 is ArcFace's tight crop; "
+        "stored in the bundle, so the kiosk crops the same way",
+    )
+    g.add_argument(
         "--test-fraction",
         type=float,
         default=0.3,
@@ -88,6 +95,12 @@ def _add_training_args(p: argparse.ArgumentParser, epochs: int = 70, width: int 
         default=0,
         help="frames drawn per participant per epoch (0 = all)",
     )
+    g.add_argument(
+        "--augment",
+        choices=("none", "light", "strong"),
+        default="light",
+        help="light: mirror, shift (default); strong: also tint, gamma, contrast, blur, noise",
+    )
     g.add_argument("--seed", type=int, default=0, help="training seed")
     g.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     g.add_argument(
@@ -133,6 +146,7 @@ def _config_kwargs(args) -> dict:
     return {
         "rate": args.rate,
         "crop_size": args.crop_size,
+        "crop_scale": args.crop_scale,
         "test_fraction": args.test_fraction,
         "split_seed": args.split_seed,
         "cv_folds": args.cv_folds,
@@ -157,6 +171,7 @@ def _config_kwargs(args) -> dict:
             relabel_threshold=args.relabel_threshold,
             frames_per_participant=args.frames_per_participant,
             seed=args.seed,
+            augment=args.augment,
             threads=args.threads,
         ),
     }

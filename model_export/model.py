@@ -16,6 +16,7 @@ from torch import nn
 # Normalisation of the crop (uint8 RGB -> float). Stored in every bundle manifest.
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
+INSTANCE_EPS = 1e-4  # added to the per-channel variance (on the 0..1 scale)
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,10 @@ class ModelConfig:
     width: int = 64  # channels of the first stage; 64 is the standard ResNet-18
     last_stride: int = 1  # 1 keeps a 7x7 map at 112 px (finer CAM); 2 is the classic network
     dropout: float = 0.0
+    # "instance": each crop is standardised per colour channel before the network (on the
+    # device too, see device/classifier.py), so overall brightness, contrast and tint (camera,
+    # lighting, skin) cannot be learnt as a shortcut. "fixed": (x/255 - MEAN) / STD.
+    input_norm: str = "instance"
 
 
 class BasicBlock(nn.Module):
@@ -93,9 +98,13 @@ class ResNet18SCN(nn.Module):
         return logits, attention, f
 
 
-def to_input(crops_uint8: torch.Tensor) -> torch.Tensor:
-    """(N, H, W, 3) uint8 RGB -> (N, 3, H, W) float normalised, as the device does it."""
+def to_input(crops_uint8: torch.Tensor, norm: str = "instance") -> torch.Tensor:
+    """(N, H, W, 3) uint8 RGB -> (N, 3, H, W) float, normalised as the device does it."""
     x = crops_uint8.permute(0, 3, 1, 2).float() / 255.0
+    if norm == "instance":
+        mean = x.mean(dim=(2, 3), keepdim=True)
+        std = (x - mean).pow(2).mean(dim=(2, 3), keepdim=True).add(INSTANCE_EPS).sqrt()
+        return (x - mean) / std
     mean = torch.tensor(MEAN).view(1, 3, 1, 1)
     std = torch.tensor(STD).view(1, 3, 1, 1)
     return (x - mean) / std

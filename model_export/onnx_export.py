@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from device.errors import EmofaceError
-from model_export.model import MEAN, STD, ResNet18SCN
+from model_export.model import INSTANCE_EPS, MEAN, STD, ResNet18SCN
 
 log = logging.getLogger(__name__)
 OUTPUTS = ("logits", "attention", "features")
@@ -25,12 +25,16 @@ class ExportError(EmofaceError):
     exit_code = 4
 
 
-def normalise(crops: np.ndarray) -> np.ndarray:
+def normalise(crops: np.ndarray, norm: str = "instance") -> np.ndarray:
     """(N,S,S,3) uint8 -> (N,3,S,S) float32, exactly as device/classifier.py does it."""
-    x = (crops.astype(np.float32) - np.asarray(MEAN, np.float32) * 255.0) / (
-        np.asarray(STD, np.float32) * 255.0
-    )
-    return np.ascontiguousarray(np.transpose(x, (0, 3, 1, 2)))
+    x = crops.astype(np.float32) / 255.0
+    if norm == "instance":
+        mean = x.mean(axis=(1, 2), keepdims=True)
+        std = np.sqrt(((x - mean) ** 2).mean(axis=(1, 2), keepdims=True) + INSTANCE_EPS)
+        x = (x - mean) / std
+    else:
+        x = (x - np.asarray(MEAN, np.float32)) / np.asarray(STD, np.float32)
+    return np.ascontiguousarray(np.transpose(x, (0, 3, 1, 2)), dtype=np.float32)
 
 
 def export_onnx(model: ResNet18SCN, size: int, path: Path) -> Path:

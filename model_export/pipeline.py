@@ -36,6 +36,7 @@ class RunConfig:
     bundle_dir: Path | None = None  # default: WORKDIR/bundle
     rate: float = 5.0  # sampled frames per second of video
     crop_size: int = 112
+    crop_scale: float = AlignmentParams.scale  # face size in the crop (1.0 = ArcFace's tight crop)
     test_fraction: float = 0.3
     split_seed: int = 0
     cv_folds: int = 0  # > 1: also cross-validate by participant (reported, not shipped)
@@ -62,7 +63,7 @@ class RunResult:
     checkpoint: Path
 
 
-def _frames(pcs: list[ParticipantCrops], cap: int = 0) -> FrameSet:
+def _frames(pcs: list[ParticipantCrops]) -> FrameSet:
     crops = np.concatenate([p.crops for p in pcs])
     labels = np.concatenate([np.full(p.n, p.participant.y) for p in pcs])
     owner = np.concatenate([np.full(p.n, i) for i, p in enumerate(pcs)])
@@ -137,7 +138,7 @@ def run(cfg: RunConfig) -> RunResult:
     missing = [c for c, n in counts.items() if n < 2]
     if missing:
         raise InputError(f"{cfg.csv}: classes {missing} have fewer than 2 participants ({counts})")
-    alignment = AlignmentParams(size=cfg.crop_size)
+    alignment = AlignmentParams(size=cfg.crop_size, scale=cfg.crop_scale)
     key, pub_path, made = signing_key(cfg.signing_key, workdir)
     if made:
         log.warning(

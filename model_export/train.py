@@ -41,7 +41,9 @@ class TrainConfig:
     frames_per_participant: int = 0  # frames drawn per participant per epoch (0 = all)
     seed: int = 0
     threads: int = 2
-    augment: bool = True
+    augment: str = (
+        "light"  # none | light (mirror, shift, noise) | strong (+ tint, gamma, contrast, blur)
+    )
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -80,16 +82,43 @@ def relabel(
         return torch.where(change, arg, labels)
 
 
-def augment(x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-    """Light photometric and geometric jitter (shift up to 4 px, brightness/contrast +-15 %)."""
+def augment(x: torch.Tensor, rng: torch.Generator, strong: bool = False) -> torch.Tensor:
+    """Jitter that keeps the expression and blurs who the person is: mirror (the face map is
+    symmetric), shift up to 4 px, per-channel gain (tint), brightness, contrast, gamma, blur,
+    sensor noise. Works on the normalised batch (values about -1..1)."""
     n = x.shape[0]
+
+    def u(*shape, lo=-1.0, hi=1.0):
+        return lo + (hi - lo) * torch.rand(*shape, generator=rng)
+
+    flip = torch.rand(n, generator=rng) < 0.5
+    x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
     pad = 4
     xp = F.pad(x, (pad, pad, pad, pad), mode="replicate")
     dx, dy = torch.randint(0, 2 * pad + 1, (2,), generator=rng).tolist()
     x = xp[:, :, dy : dy + x.shape[2], dx : dx + x.shape[3]]
-    gain = 1 + 0.15 * (2 * torch.rand(n, 1, 1, 1, generator=rng) - 1)
-    bias = 0.15 * (2 * torch.rand(n, 1, 1, 1, generator=rng) - 1)
-    return x * gain + bias
+    img = ((x + 1) / 2).clamp(0, 1)  # back to 0..1 for the photometric part
+    if not strong:
+        return x
+    img = img * (1 + 0.15 * u(n, 3, 1, 1))  # tint
+    img = img.clamp(0, 1) ** torch.exp(0.3 * u(n, 1, 1, 1))  # gamma
+    mean = img.mean(dim=(1, 2, 3), keepdim=True)
+    img = (
+        (img - mean) * (1 + 0.25 * u(n, 1, 1, 1)) + mean + 0.15 * u(n, 1, 1, 1)
+    )  # contrast, brightness
+    grey = torch.rand(n, generator=rng) < 0.2
+    img = torch.where(grey.view(-1, 1, 1, 1), img.mean(1, keepdim=True).expand_as(img), img)
+    blur = torch.rand(n, generator=rng) < 0.3
+    if blur.any():
+        k = torch.tensor([1.0, 2.0, 1.0]) / 4
+        kernel = (k[:, None] * k[None, :]).expand(3, 1, 3, 3)
+        img = torch.where(
+            blur.view(-1, 1, 1, 1),
+            F.conv2d(F.pad(img, (1, 1, 1, 1), mode="replicate"), kernel, groups=3),
+            img,
+        )
+    img = img + 0.03 * torch.rand(n, 1, 1, 1, generator=rng) * torch.randn(img.shape, generator=rng)
+    return img.clamp(0, 1) * 2 - 1
 
 
 class FrameSet:
@@ -158,9 +187,9 @@ def train_model(
         )
         for b in bar:
             bt = torch.from_numpy(b)
-            x = to_input(frames.crops[bt])
-            if cfg.augment:
-                x = augment(x, trng)
+            x = to_input(frames.crops[bt], model_cfg.input_norm)
+            if cfg.augment != "none":
+                x = augment(x, trng, strong=cfg.augment == "strong")
             y = frames.labels[bt]
             logits, att, _ = model(x)
             scaled = att * logits
@@ -191,8 +220,34 @@ def train_model(
             "epoch %(epoch)d: loss %(loss).3f, frame acc %(train_frame_accuracy).2f, relabelled %(relabelled)d, %(seconds)ss",
             stats,
         )
+    recalibrate_batchnorm(model, frames, cfg.batch_size, rng)
     model.eval()
     return model, history
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(
+    model: ResNet18SCN,
+    frames: FrameSet,
+    batch_size: int,
+    rng: np.random.Generator,
+    max_frames: int = 2000,
+) -> None:
+    """Re-estimate BatchNorm statistics on clean (unaugmented) training crops, so the
+    exported eval-mode network sees the statistics of what the kiosk will feed it."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the pass
+    model.train()
+    idx = rng.permutation(len(frames.labels))[:max_frames]
+    for i in range(0, len(idx), batch_size):
+        b = torch.from_numpy(idx[i : i + batch_size])
+        if len(b) > 1:
+            model(to_input(frames.crops[b], model.cfg.input_norm))
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = 0.1
 
 
 @torch.no_grad()
@@ -203,7 +258,9 @@ def predict_frames(
     model.eval()
     probs, atts = [], []
     for i in range(0, len(crops), batch_size):
-        x = to_input(torch.from_numpy(np.ascontiguousarray(crops[i : i + batch_size])))
+        x = to_input(
+            torch.from_numpy(np.ascontiguousarray(crops[i : i + batch_size])), model.cfg.input_norm
+        )
         logits, att, _ = model(x)
         probs.append(F.softmax(att * logits, dim=1).numpy())
         atts.append(att.view(-1).numpy())
