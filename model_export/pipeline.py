@@ -41,6 +41,7 @@ class RunConfig:
     split_seed: int = 0
     cv_folds: int = 0  # > 1: also cross-validate by participant (reported, not shipped)
     calibration_crops: int = 500
+    min_agreement: float = 0.99  # INT8 vs FP32 top-1 agreement gate
     tflite: str = "auto"  # auto | yes | no
     signing_key: Path | None = None
     bundle_id: str | None = None
@@ -198,7 +199,9 @@ def run(cfg: RunConfig) -> RunResult:
         "torch_vs_onnx_fp32": parity(
             np.log(torch_probs + 1e-12), _log_softmax(fp32_logits), "ONNX FP32"
         ),
-        "onnxruntime_int8": parity(fp32_logits, int8_logits, "ONNX Runtime INT8"),
+        "onnxruntime_int8": parity(
+            fp32_logits, int8_logits, "ONNX Runtime INT8", cfg.min_agreement
+        ),
         "onnxruntime_int8_bytes": int8_path.stat().st_size,
     }
     models = [
@@ -221,7 +224,9 @@ def run(cfg: RunConfig) -> RunResult:
             model, cfg.crop_size, exp / "classifier_int8.tflite", calib, cfg.train.threads
         )
         tfl_logits, _ = tflite_export.run_tflite(tfl, test_crops, cfg.train.threads)
-        parity_report["litert_int8"] = parity(fp32_logits, tfl_logits, "LiteRT INT8")
+        parity_report["litert_int8"] = parity(
+            fp32_logits, tfl_logits, "LiteRT INT8", cfg.min_agreement
+        )
         parity_report["litert_int8_bytes"] = tfl.stat().st_size
         models.insert(
             0,
