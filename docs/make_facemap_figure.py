@@ -24,7 +24,7 @@ def main() -> None:
     img = np.full((HEIGHT, SIZE, 3), 255, np.uint8)
     left, right = img[:, : SIZE // 2], img[:, SIZE // 2 :]
     # left panel: regions
-    for n, (name, idx) in REGIONS.items():
+    for n, (_name, idx) in REGIONS.items():
         c = COLOURS[n - 1][::-1]
         pts = p[list(idx)]
         hull = cv2.convexHull(pts.astype(np.float32)).astype(np.int32)

@@ -79,30 +79,12 @@ class ScriptedPatient:
         x, y = button.rect.center
         w, h = app.size
         # A touch screen sends FINGERDOWN/FINGERUP with normalised coordinates.
-        pygame.event.post(
-            pygame.event.Event(
-                pygame.FINGERDOWN,
-                x=x / w,
-                y=y / h,
-                touch_id=0,
-                finger_id=0,
-                dx=0.0,
-                dy=0.0,
-                pressure=1.0,
+        for kind, pressure in ((pygame.FINGERDOWN, 1.0), (pygame.FINGERUP, 0.0)):
+            pygame.event.post(
+                pygame.event.Event(
+                    kind, x=x / w, y=y / h, touch_id=0, finger_id=0, dx=0.0, dy=0.0, pressure=pressure
+                )
             )
-        )
-        pygame.event.post(
-            pygame.event.Event(
-                pygame.FINGERUP,
-                x=x / w,
-                y=y / h,
-                touch_id=0,
-                finger_id=0,
-                dx=0.0,
-                dy=0.0,
-                pressure=0.0,
-            )
-        )
         self.log.append(f"{app.screen.name}:{action}")
         if action != "stop":  # "stop" on playback is followed by "stop_now" on the overlay
             self._done = True
