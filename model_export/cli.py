@@ -333,7 +333,14 @@ def register(sub) -> None:
     _add_training_args(p, epochs=20, width=32)
     # Defaults sized for 2 CPU cores; the tight crop gives the small planted movements more pixels.
     p.set_defaults(
-        func=_cmd_train_synthetic, relabel_epoch=12, frames_per_participant=60, crop_scale=1.0
+        func=_cmd_train_synthetic,
+        relabel_epoch=12,
+        frames_per_participant=60,
+        crop_scale=1.0,
+        # Synthetic BD frames outside the planted clips are identical to HC frames: FP32 itself
+        # is at a near-tie on them and INT8 noise flips some. The manifest records the measured
+        # agreement; `emoface train` keeps the 99 % gate.
+        min_agreement=0.98,
     )
 
     p = sub.add_parser(
