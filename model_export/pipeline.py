@@ -307,6 +307,7 @@ def run(cfg: RunConfig) -> RunResult:
         "confusion_matrix": test["confusion_matrix"],
         "split_seed": cfg.split_seed,
         "int8_top1_agreement": parity_report["onnxruntime_int8"]["top1_agreement"],
+        "int8_agreement_gate": cfg.min_agreement,
         "data": "SYNTHETIC cohort: says nothing about clinical accuracy"
         if cfg.synthetic
         else "site's own held-out participants",
