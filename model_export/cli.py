@@ -337,10 +337,9 @@ def register(sub) -> None:
         relabel_epoch=12,
         frames_per_participant=60,
         crop_scale=1.0,
-        # Synthetic BD frames outside the planted clips are identical to HC frames: FP32 itself
-        # is at a near-tie on them and INT8 noise flips some. The manifest records the measured
-        # agreement; `emoface train` keeps the 99 % gate.
-        min_agreement=0.98,
+        # The 99 % INT8 gate holds here too (issue 3). Synthetic BD frames outside the planted
+        # clips look like HC frames and sit near a tie that INT8 noise can flip; a run that
+        # falls below the gate fails its export rather than ship a looser model.
     )
 
     p = sub.add_parser(

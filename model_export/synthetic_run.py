@@ -34,18 +34,15 @@ class CohortOptions:
 
 
 def make_cohort(out_dir: Path, opts: CohortOptions, progress: bool) -> Path:
-    from model_export.synth.cohort import CSV_NAME, generate_cohort
+    from model_export.synth.cohort import CSV_NAME, GENERATOR_VERSION, generate_cohort
 
     csv_path = out_dir / CSV_NAME
     man = out_dir / "manifest.json"
     if opts.reuse and csv_path.is_file() and man.is_file():
         m = json.loads(man.read_text())
-        if (m.get("n_per_class"), m.get("seed"), m.get("seconds_per_clip"), m.get("fps")) == (
-            opts.n_per_class,
-            opts.seed,
-            opts.seconds_per_clip,
-            opts.fps,
-        ):
+        wanted = (GENERATOR_VERSION, opts.n_per_class, opts.seed, opts.seconds_per_clip, opts.fps)
+        keys = ("generator_version", "n_per_class", "seed", "seconds_per_clip", "fps")
+        if tuple(m.get(k) for k in keys) == wanted:
             log.info("reusing the synthetic cohort in %s", out_dir)
             return csv_path
     return generate_cohort(
