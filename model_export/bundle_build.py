@@ -11,7 +11,8 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from device.alignment import AlignmentParams
-from device.bundle import FORMAT, FORMAT_VERSION, sha256_file, sign_manifest
+from device.bundle import FORMAT, FORMAT_VERSION, sign_manifest
+from device.fileio import sha256_file
 from model_export.model import INSTANCE_EPS, MEAN, STD, ResNet18SCN
 
 HEAD_FILE = "classifier_head.npy"

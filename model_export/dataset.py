@@ -29,6 +29,7 @@ import numpy as np
 
 from device.alignment import AlignmentParams, align_face, transform_points
 from device.errors import InputError, NoFaceError
+from device.fileio import sha256_file
 from device.pipeline import FramePipeline, PipelineConfig
 
 CLASS_NAMES = ("BD", "MDD", "HC")
@@ -119,17 +120,9 @@ def read_site_csv(csv_path: Path | str) -> list[Participant]:
     return out
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _cache_key(video: Path, params: AlignmentParams, rate: float) -> str:
     spec = json.dumps(
-        {"v": CACHE_VERSION, "video": _file_digest(video), "align": params.as_dict(), "rate": rate},
+        {"v": CACHE_VERSION, "video": sha256_file(video), "align": params.as_dict(), "rate": rate},
         sort_keys=True,
     )
     return hashlib.sha256(spec.encode()).hexdigest()[:24]

@@ -32,7 +32,7 @@ from device.devkeys import (
     write_public_key,
 )
 from device.errors import InputError
-from device.outbox import write_atomic
+from device.fileio import write_atomic
 from provisioning import pki
 from provisioning.registry import Registry, check_device_id
 

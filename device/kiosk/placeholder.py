@@ -21,7 +21,8 @@ import cv2
 import numpy as np
 
 from device.errors import InputError
-from device.kiosk.stimulus import FORMAT, MANIFEST, StimulusPack, load_pack, sha256_file
+from device.fileio import sha256_file
+from device.kiosk.stimulus import FORMAT, MANIFEST, StimulusPack, load_pack
 from device.timeline import CONDITIONS
 
 # background colour (RGB) and tone (Hz) per condition

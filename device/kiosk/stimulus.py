@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 
 from device.errors import InputError
+from device.fileio import sha256_file
 from device.timeline import CONDITIONS, Segment, Timeline
 
 FORMAT = "emoface.stimulus/1"
@@ -102,14 +103,6 @@ class StimulusPack:
             "placeholder": self.placeholder,
             "manifest_sha256": self.manifest_sha256,
         }
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def video_duration(path: Path) -> float | None:
