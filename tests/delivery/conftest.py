@@ -52,17 +52,22 @@ def clinic(tmp_path_factory) -> Clinic:
 @pytest.fixture(scope="session")
 def broker(clinic, mosquitto_bin, tmp_path_factory) -> LocalBroker:
     out = tmp_path_factory.mktemp("broker")
-    conf = write_broker_config(
-        clinic,
-        out,
-        port=clinic.broker_port,
-        bind="127.0.0.1",
-        user="root",  # the probe: mosquitto drops to `mosquitto`, which cannot read 0600 keys
-        persistence=False,
-        log_dest="stdout",
-    )
-    b = LocalBroker(conf, clinic.broker_port, mosquitto_bin).start()
+
+    def rewrite_config():
+        """The test broker's config from the clinic's current state (after enroll/revoke)."""
+        return write_broker_config(
+            clinic,
+            out,
+            port=clinic.broker_port,
+            bind="127.0.0.1",
+            user="root",  # the probe: mosquitto drops to `mosquitto`, which cannot read 0600 keys
+            persistence=False,
+            log_dest="stdout",
+        )
+
+    b = LocalBroker(rewrite_config(), clinic.broker_port, mosquitto_bin).start()
     b.out = out
+    b.rewrite_config = rewrite_config
     yield b
     b.stop()
 

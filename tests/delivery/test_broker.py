@@ -26,7 +26,6 @@ from delivery_helpers import (
 from device.devkeys import key_id, load_private_key, load_public_key
 from device.envelope import MAX_ENVELOPE, Header, peek_header, seal
 from device.outbox import Outbox
-from provisioning.broker import write_broker_config
 from provisioning.clinic import enroll, revoke
 from receiver.service import Intake, ReceiverService, import_file
 from receiver.store import Store
@@ -189,15 +188,7 @@ def test_bad_messages_are_rejected_with_their_reason_and_the_receiver_keeps_runn
 
     # a revoked device: enrolled, heard, revoked (receiver refuses), then the broker too
     enroll(clinic, "dev-r")
-    write_broker_config(
-        clinic,
-        live_broker.out,
-        port=clinic.broker_port,
-        bind="127.0.0.1",
-        user="root",
-        persistence=False,
-        log_dest="stdout",
-    )
+    live_broker.rewrite_config()
     live_broker.reload()
     time.sleep(0.3)
     r = device_broker(clinic, "dev-r")
@@ -208,15 +199,7 @@ def test_bad_messages_are_rejected_with_their_reason_and_the_receiver_keeps_runn
     _, after = sealed(clinic, "dev-r", 7)
     assert not raw_publish(r, "dev-r-raw", "emoface/dev-r/summary", [after])[0].is_failure
     wait_for(lambda: receiver.counters().get("revoked", 0) == 1, what="revoked rejection")
-    write_broker_config(
-        clinic,
-        live_broker.out,
-        port=clinic.broker_port,
-        bind="127.0.0.1",
-        user="root",
-        persistence=False,
-        log_dest="stdout",
-    )
+    live_broker.rewrite_config()
     live_broker.restart()  # the CRL is read at start; the ACL also on SIGHUP
     with pytest.raises((AssertionError, OSError)):
         raw_publish(r, "dev-r-raw", "emoface/dev-r/summary", [after], connect_timeout=2)
