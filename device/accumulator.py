@@ -52,13 +52,14 @@ class _Block:
     first_t: float | None = None
     last_t: float | None = None
     onset_t: float | None = None
-    # classifier: attention-weighted probabilities and mean CAM attention
+    # classifier: attention-weighted sums of the probabilities and of every class's region
+    # and organ evidence; the summary reports the evidence of the block's predicted class
     cls_sum: np.ndarray | None = None
     cls_weight: float = 0.0
     cls_frames: int = 0
     attention: RunningStats = field(default_factory=lambda: RunningStats(1))
-    region_att: RunningStats = field(default_factory=lambda: RunningStats(len(REGION_KEYS)))
-    organ_att: RunningStats = field(default_factory=lambda: RunningStats(len(ORGAN_KEYS)))
+    region_att_sum: np.ndarray | None = None  # (K, 16)
+    organ_att_sum: np.ndarray | None = None  # (K, 9)
 
 
 class SessionAccumulator:
@@ -171,14 +172,18 @@ class SessionAccumulator:
     def _add_classifier(self, b: _Block, out) -> None:
         probs = np.asarray(out.probs, np.float64)
         w = float(out.attention)
+        regions = np.asarray(out.region_attention, np.float64)
+        organs = np.asarray(out.organ_attention, np.float64)
         if b.cls_sum is None:
             b.cls_sum = np.zeros_like(probs)
+            b.region_att_sum = np.zeros_like(regions)
+            b.organ_att_sum = np.zeros_like(organs)
         b.cls_sum += w * probs
+        b.region_att_sum += w * regions
+        b.organ_att_sum += w * organs
         b.cls_weight += w
         b.cls_frames += 1
         b.attention.add(np.array([w]))
-        b.region_att.add(np.asarray(out.region_attention))
-        b.organ_att.add(np.asarray(out.organ_attention))
 
     # -- summary --------------------------------------------------------------------
     def _block_summary(self, b: _Block) -> dict:
@@ -211,13 +216,17 @@ class SessionAccumulator:
             }
         if b.cls_frames:
             names = self.class_names or tuple(f"class_{i}" for i in range(len(b.cls_sum)))
-            probs = b.cls_sum / b.cls_weight if b.cls_weight > 0 else np.full(len(names), np.nan)
+            weight = b.cls_weight if b.cls_weight > 0 else np.nan
+            probs = b.cls_sum / weight
+            k = int(np.nanargmax(probs)) if np.isfinite(probs).any() else 0
             out["classifier"] = {
                 "frames": b.cls_frames,
                 "probabilities": {n: _r(p) for n, p in zip(names, probs, strict=True)},
                 "attention_mean": _r(b.attention.means()[0]),
-                "region_attention": {k: _r(v) for k, v in zip(REGION_KEYS, b.region_att.means(), strict=True)},
-                "organ_attention": {k: _r(v) for k, v in zip(ORGAN_KEYS, b.organ_att.means(), strict=True)},
+                # where the evidence for the block's leading class sat (not a diagnosis)
+                "attention_class": names[k],
+                "region_attention": {k_: _r(v) for k_, v in zip(REGION_KEYS, b.region_att_sum[k] / weight, strict=True)},
+                "organ_attention": {k_: _r(v) for k_, v in zip(ORGAN_KEYS, b.organ_att_sum[k] / weight, strict=True)},
             }
         return out
 

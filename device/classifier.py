@@ -31,8 +31,8 @@ RUNTIME_PREFERENCE = ("litert", "onnxruntime")
 class ClassifierOutput:
     probs: np.ndarray  # (K,) softmax of the attention-scaled logits
     attention: float  # Self-Cure importance weight, 0..1
-    region_attention: np.ndarray  # (16,) CAM of the predicted class, 0..1
-    organ_attention: np.ndarray  # (9,)
+    region_attention: np.ndarray  # (K, 16) evidence map of every class, 0..1 (device/cam.py)
+    organ_attention: np.ndarray  # (K, 9)
     predicted: int = 0
 
 
@@ -196,11 +196,10 @@ class Classifier:
         logits, att, feats = self.raw(crop_rgb)
         att = float(np.clip(att, 0.0, 1.0))
         probs = _softmax(att * logits.astype(np.float64))
-        k = int(np.argmax(probs))
         _, regions, organs = landmark_attention(
-            feats, self.head_weights, k, np.asarray(pts_in_crop), self.size
+            feats, self.head_weights, np.asarray(pts_in_crop), self.size
         )
-        return ClassifierOutput(probs, att, regions, organs, k)
+        return ClassifierOutput(probs, att, regions, organs, int(np.argmax(probs)))
 
 
 def load_classifier(

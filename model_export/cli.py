@@ -104,6 +104,11 @@ def _add_training_args(p: argparse.ArgumentParser, epochs: int = 70, width: int 
     g.add_argument("--seed", type=int, default=0, help="training seed")
     g.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     g.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device for training, e.g. cuda on a workstation with a GPU (default cpu)",
+    )
+    g.add_argument(
         "--pretrained",
         type=Path,
         help="checkpoint from `emoface pretrain` to start the backbone from",
@@ -180,8 +185,26 @@ def _config_kwargs(args) -> dict:
             seed=args.seed,
             augment=args.augment,
             threads=args.threads,
+            device=_torch_device(args.device),
         ),
     }
+
+
+def _torch_device(name: str) -> str:
+    """Check --device before hours of cropping: a clear message instead of a late torch error."""
+    import torch
+
+    from device.errors import InputError
+
+    try:
+        dev = torch.device(name)
+    except RuntimeError as exc:
+        raise InputError(f"--device {name!r}: {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"--device {name!r}: this torch build or machine has no CUDA GPU")
+    if dev.type not in ("cpu", "cuda"):
+        raise InputError(f"--device {name!r}: use cpu or cuda[:N]")
+    return str(dev)
 
 
 def _print_result(report: dict, extra: str = "") -> None:
@@ -244,15 +267,20 @@ def _cmd_pretrain(args) -> int:
     from model_export.model import ModelConfig
     from model_export.train import FrameSet, TrainConfig, train_model
 
+    alignment = AlignmentParams(size=args.crop_size, scale=args.crop_scale)
     crops, labels, classes, skipped = load_image_folder(
-        args.images, AlignmentParams(size=args.crop_size), progress=not args.quiet
+        args.images, alignment, progress=not args.quiet
     )
     print(
         f"{len(crops)} faces in {len(classes)} classes ({skipped} images without a usable face skipped)",
         file=sys.stderr,
     )
     cfg = TrainConfig(
-        epochs=args.epochs, lr=args.lr, threads=args.threads, relabel_epoch=args.relabel_epoch
+        epochs=args.epochs,
+        lr=args.lr,
+        threads=args.threads,
+        relabel_epoch=args.relabel_epoch,
+        device=_torch_device(args.device),
     )
     mcfg = ModelConfig(num_classes=len(classes), width=args.width, last_stride=args.last_stride)
     model, history = train_model(
@@ -265,6 +293,7 @@ def _cmd_pretrain(args) -> int:
             "classes": classes,
             "history": history,
             "model": {"width": args.width, "last_stride": args.last_stride},
+            "alignment": alignment.as_dict(),
         },
         args.out,
     )
@@ -352,13 +381,20 @@ def register(sub) -> None:
     )
     p.add_argument("--out", type=Path, required=True, help="checkpoint file to write (.pt)")
     p.add_argument("--crop-size", type=int, default=112, choices=(112, 224))
-    p.add_argument("--width", type=int, default=64)
+    p.add_argument(
+        "--crop-scale",
+        type=float,
+        default=0.78,
+        help="face size in the crop (default %(default)s); `train --pretrained` must use the same",
+    )
+    p.add_argument("--width", type=int, default=64, help="must match `train --width`")
     p.add_argument("--last-stride", type=int, default=1, choices=(1, 2))
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--relabel-epoch", type=int, default=10)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu; cuda on a GPU)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_pretrain)
 
     p = sub.add_parser(

@@ -9,6 +9,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from pickle import UnpicklingError
 
 import numpy as np
 import torch
@@ -130,6 +131,29 @@ def cross_validate(pcs: list[ParticipantCrops], cfg: RunConfig) -> dict:
     return res
 
 
+def load_pretrained(path: Path, model: ModelConfig, alignment: AlignmentParams) -> dict:
+    """The backbone of an `emoface pretrain` checkpoint, refused when it cannot seed this
+    network: another width or last stride (nothing would load), or another crop (the
+    features were learnt on differently framed faces)."""
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+        state, arch = ck["state_dict"], ck.get("model", {})
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError, EOFError, UnpicklingError) as exc:
+        raise InputError(f"--pretrained {path}: not an `emoface pretrain` checkpoint ({exc})") from None
+    for key in ("width", "last_stride"):
+        have, want = arch.get(key), getattr(model, key)
+        if have is not None and have != want:
+            raise InputError(f"--pretrained {path}: {key} {have} != this run's {want}")
+    if "alignment" in ck:
+        have = AlignmentParams.from_dict(ck["alignment"])
+        if (have.size, have.scale) != (alignment.size, alignment.scale):
+            raise InputError(
+                f"--pretrained {path}: crops of size {have.size} scale {have.scale}, this run uses "
+                f"size {alignment.size} scale {alignment.scale} (--crop-size/--crop-scale)"
+            )
+    return state
+
+
 def run(cfg: RunConfig) -> RunResult:
     t_start = time.perf_counter()
     workdir = cfg.workdir
@@ -163,9 +187,7 @@ def run(cfg: RunConfig) -> RunResult:
 
     cv = cross_validate(pcs, cfg) if cfg.cv_folds > 1 else None
 
-    init = None
-    if cfg.pretrained:
-        init = torch.load(cfg.pretrained, map_location="cpu", weights_only=True)["state_dict"]
+    init = load_pretrained(cfg.pretrained, cfg.model, alignment) if cfg.pretrained else None
     t0 = time.perf_counter()
     model, history = train_model(
         _frames(tr), cfg.model, cfg.train, init_state=init, progress=cfg.progress

@@ -41,9 +41,8 @@ class TrainConfig:
     frames_per_participant: int = 0  # frames drawn per participant per epoch (0 = all)
     seed: int = 0
     threads: int = 2
-    augment: str = (
-        "light"  # none | light (mirror, shift, noise) | strong (+ tint, gamma, contrast, blur)
-    )
+    augment: str = "light"  # none | light (mirror, shift) | strong (+ tint, gamma, contrast, blur, noise)
+    device: str = "cpu"  # torch device for the network ("cuda" on a workstation with a GPU)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -72,7 +71,7 @@ def relabel(
         a = attention.view(-1)
         n = a.numel()
         k = int(math.ceil(beta * n))
-        low = torch.zeros(n, dtype=torch.bool)
+        low = torch.zeros(n, dtype=torch.bool, device=a.device)
         if k < n:
             low[torch.argsort(a, descending=True)[k:]] = True
         p = F.softmax(logits_scaled, dim=1)
@@ -156,6 +155,7 @@ def train_model(
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     trng = torch.Generator().manual_seed(cfg.seed)
+    dev = torch.device(cfg.device)
     model = ResNet18SCN(model_cfg)
     if init_state:
         own = model.state_dict()
@@ -166,6 +166,7 @@ def train_model(
         }
         model.load_state_dict(keep, strict=False)
         log.info("initialised %d tensors from the pretrained backbone", len(keep))
+    model.to(dev)
     opt = torch.optim.SGD(
         model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )
@@ -188,9 +189,9 @@ def train_model(
         for b in bar:
             bt = torch.from_numpy(b)
             x = to_input(frames.crops[bt], model_cfg.input_norm)
-            if cfg.augment != "none":
+            if cfg.augment != "none":  # on the CPU, with its own seeded generator
                 x = augment(x, trng, strong=cfg.augment == "strong")
-            y = frames.labels[bt]
+            x, y = x.to(dev), frames.labels[bt].to(dev)
             logits, att, _ = model(x)
             scaled = att * logits
             loss = F.cross_entropy(scaled, y) + cfg.rank_weight * rank_regularisation(
@@ -202,7 +203,7 @@ def train_model(
             if epoch >= cfg.relabel_epoch:
                 new = relabel(scaled.detach(), att.detach(), y, cfg.beta, cfg.relabel_threshold)
                 relabelled += int((new != y).sum())
-                frames.labels[bt] = new
+                frames.labels[bt] = new.cpu()
             tot += len(b)
             correct += int((scaled.argmax(1) == y).sum())
             loss_sum += loss.item() * len(b)
@@ -221,7 +222,7 @@ def train_model(
             stats,
         )
     recalibrate_batchnorm(model, frames, cfg.batch_size, rng)
-    model.eval()
+    model.eval().cpu()
     return model, history
 
 
@@ -240,11 +241,12 @@ def recalibrate_batchnorm(
             m.reset_running_stats()
             m.momentum = None  # cumulative average over the pass
     model.train()
+    dev = next(model.parameters()).device
     idx = rng.permutation(len(frames.labels))[:max_frames]
     for i in range(0, len(idx), batch_size):
         b = torch.from_numpy(idx[i : i + batch_size])
         if len(b) > 1:
-            model(to_input(frames.crops[b], model.cfg.input_norm))
+            model(to_input(frames.crops[b], model.cfg.input_norm).to(dev))
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.momentum = 0.1
@@ -256,12 +258,13 @@ def predict_frames(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame probabilities (softmax of attention-scaled logits) and attention."""
     model.eval()
+    dev = next(model.parameters()).device
     probs, atts = [], []
     for i in range(0, len(crops), batch_size):
         x = to_input(
             torch.from_numpy(np.ascontiguousarray(crops[i : i + batch_size])), model.cfg.input_norm
         )
-        logits, att, _ = model(x)
-        probs.append(F.softmax(att * logits, dim=1).numpy())
-        atts.append(att.view(-1).numpy())
+        logits, att, _ = model(x.to(dev))
+        probs.append(F.softmax(att * logits, dim=1).cpu().numpy())
+        atts.append(att.view(-1).cpu().numpy())
     return np.concatenate(probs), np.concatenate(atts)

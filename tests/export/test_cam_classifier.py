@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from device.cam import class_activation_map, landmark_attention, sample_at_points
+from device.cam import class_activation_map, class_maps, landmark_attention, sample_at_points
 from device.classifier import load_classifier
 from device.facemap import ORGAN_KEYS, REGION_KEYS, REGIONS
 from model_export.model import to_input
@@ -33,8 +33,23 @@ def test_cam_sampling_bilinear_and_bounded():
     assert v[1] == pytest.approx(0.5)
     assert v[2] == 0.0 and v[3] == 0.0
     feats = np.random.default_rng(0).normal(size=(4, 7, 7))
-    m = class_activation_map(feats, np.ones((3, 4)), 1)
+    m = class_activation_map(feats, np.ones((3, 4)), 1, contrastive=False)
     assert m.min() >= 0 and m.max() == pytest.approx(1.0)
+
+
+def test_contrastive_maps_keep_only_what_separates_the_classes():
+    """A channel every class weighs alike is no evidence (softmax ignores a shared shift);
+    the channel only class 2 weighs is all of class 2's map."""
+    rng = np.random.default_rng(3)
+    feats = rng.uniform(0, 1, size=(2, 5, 5))
+    shared_only = class_maps(feats, np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]]))
+    assert np.all(shared_only == 0.0)
+    w = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 3.0]])
+    maps = class_maps(feats, w)
+    np.testing.assert_allclose(maps[2], feats[1] / feats[1].max(), atol=1e-6)
+    assert np.all(maps[:2] == 0.0)  # classes 0 and 1 have only evidence against them
+    plain = class_maps(feats, w, contrastive=False)
+    assert plain[0].max() == pytest.approx(1.0)  # the plain map would light up the shared part
 
 
 def test_region_attention_follows_the_map():
@@ -50,10 +65,10 @@ def test_region_attention_follows_the_map():
     pts[inner[3:]] = tpl[1] - [8, 0]
     for x, y in pts[inner]:
         feats[0, int(y // 8), int(x // 8)] = 1.0
-    _, regions, organs = landmark_attention(feats, np.ones((3, 1)), 0, pts, size)
-    assert regions.shape == (len(REGION_KEYS),) and organs.shape == (len(ORGAN_KEYS),)
-    top2 = {REGION_KEYS[i] for i in np.argsort(-regions)[:2]}
-    assert top2 == {"R6", "R7"}, (REGIONS[6], REGIONS[7], regions)
+    _, regions, organs = landmark_attention(feats, np.array([[1.0], [0.0], [0.0]]), pts, size)
+    assert regions.shape == (3, len(REGION_KEYS)) and organs.shape == (3, len(ORGAN_KEYS))
+    top2 = {REGION_KEYS[i] for i in np.argsort(-regions[0])[:2]}
+    assert top2 == {"R6", "R7"}, (REGIONS[6], REGIONS[7], regions[0])
 
 
 def test_device_classifier_matches_torch(make_bundle, keypair, model, crops):
@@ -66,9 +81,9 @@ def test_device_classifier_matches_torch(make_bundle, keypair, model, crops):
         ref = torch.softmax(att[i] * logits[i], 0).numpy()
         np.testing.assert_allclose(out.probs, ref, atol=1e-4)
         assert out.attention == pytest.approx(float(att[i]), abs=1e-5)
-        k = int(ref.argmax())
+        assert out.predicted == int(ref.argmax())
         _, ref_regions, ref_organs = landmark_attention(
-            feats[i].numpy(), model.fc.weight.detach().numpy(), k, pts, 112
+            feats[i].numpy(), model.fc.weight.detach().numpy(), pts, 112
         )
         np.testing.assert_allclose(out.region_attention, ref_regions, atol=1e-3)
         np.testing.assert_allclose(out.organ_attention, ref_organs, atol=1e-3)

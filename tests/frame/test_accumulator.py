@@ -82,3 +82,32 @@ def test_memory_does_not_grow_with_frames():
         acc.add(i / 30, frame)
     assert size() == before
     assert acc.summary()["session"]["frames_used"] == 5000
+
+
+def test_classifier_evidence_is_the_attention_weighted_map_of_the_leading_class():
+    """Probabilities and every class's region evidence are attention-weighted over frames;
+    the summary reports the evidence of the class that leads the whole block."""
+    from device.classifier import ClassifierOutput
+    from device.facemap import ORGAN_KEYS, REGION_KEYS
+
+    acc = SessionAccumulator(class_names=("BD", "MDD", "HC"))
+    rng = np.random.default_rng(4)
+    frames = []
+    for i in range(40):
+        probs = rng.dirichlet([1.0, 1.0, 3.0])  # HC leads on average
+        att = float(rng.uniform(0.1, 1.0))
+        regions = rng.uniform(0, 1, size=(3, len(REGION_KEYS)))
+        organs = rng.uniform(0, 1, size=(3, len(ORGAN_KEYS)))
+        out = ClassifierOutput(probs, att, regions, organs, int(np.argmax(probs)))
+        frames.append((probs, att, regions, organs))
+        result = _frame(rng)
+        result.classifier = out
+        acc.add(i / 30, result)
+    c = acc.summary()["session"]["classifier"]
+    w = np.array([f[1] for f in frames])
+    probs = (w[:, None] * np.stack([f[0] for f in frames])).sum(0) / w.sum()
+    k = int(np.argmax(probs))
+    regions = (w[:, None] * np.stack([f[2][k] for f in frames])).sum(0) / w.sum()
+    assert c["frames"] == 40 and c["attention_class"] == ("BD", "MDD", "HC")[k]
+    assert [c["probabilities"][n] for n in ("BD", "MDD", "HC")] == np.round(probs, 5).tolist()
+    np.testing.assert_allclose([c["region_attention"][r] for r in REGION_KEYS], regions, atol=1e-5)
