@@ -97,9 +97,10 @@ def _add_training_args(p: argparse.ArgumentParser, epochs: int = 70, width: int 
     )
     g.add_argument(
         "--augment",
-        choices=("none", "light", "strong"),
+        choices=("none", "mirror", "light", "strong"),
         default="light",
-        help="light: mirror, shift (default); strong: also tint, gamma, contrast, blur, noise",
+        help="mirror: left-right flip only; light: mirror and shift (default); "
+        "strong: also tint, gamma, contrast, blur, noise",
     )
     g.add_argument("--seed", type=int, default=0, help="training seed")
     g.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")

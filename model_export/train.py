@@ -41,7 +41,7 @@ class TrainConfig:
     frames_per_participant: int = 0  # frames drawn per participant per epoch (0 = all)
     seed: int = 0
     threads: int = 2
-    augment: str = "light"  # none | light (mirror, shift) | strong (+ tint, gamma, contrast, blur, noise)
+    augment: str = "light"  # none | mirror | light (mirror, shift) | strong (+ tint, gamma, contrast, blur, noise)
     device: str = "cpu"  # torch device for the network ("cuda" on a workstation with a GPU)
 
     def as_dict(self) -> dict:
@@ -81,7 +81,9 @@ def relabel(
         return torch.where(change, arg, labels)
 
 
-def augment(x: torch.Tensor, rng: torch.Generator, strong: bool = False) -> torch.Tensor:
+def augment(
+    x: torch.Tensor, rng: torch.Generator, strong: bool = False, shift: bool = True
+) -> torch.Tensor:
     """Jitter that keeps the expression and blurs who the person is: mirror (the face map is
     symmetric), shift up to 4 px, per-channel gain (tint), brightness, contrast, gamma, blur,
     sensor noise. Works on the normalised batch (values about -1..1)."""
@@ -92,6 +94,8 @@ def augment(x: torch.Tensor, rng: torch.Generator, strong: bool = False) -> torc
 
     flip = torch.rand(n, generator=rng) < 0.5
     x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+    if not shift:
+        return x
     pad = 4
     xp = F.pad(x, (pad, pad, pad, pad), mode="replicate")
     dx, dy = torch.randint(0, 2 * pad + 1, (2,), generator=rng).tolist()
@@ -190,7 +194,9 @@ def train_model(
             bt = torch.from_numpy(b)
             x = to_input(frames.crops[bt], model_cfg.input_norm)
             if cfg.augment != "none":  # on the CPU, with its own seeded generator
-                x = augment(x, trng, strong=cfg.augment == "strong")
+                x = augment(
+                    x, trng, strong=cfg.augment == "strong", shift=cfg.augment != "mirror"
+                )
             x, y = x.to(dev), frames.labels[bt].to(dev)
             logits, att, _ = model(x)
             scaled = att * logits

@@ -32,7 +32,7 @@ from model_export.synth import expressions
 from model_export.synth.face import IMAGE_SOURCE, base_face
 from model_export.synth.participant import ParticipantParams, draw_params
 
-GENERATOR_VERSION = 3  # bump whenever the plants, variation or rendering change
+GENERATOR_VERSION = 4  # bump whenever the plants, variation or rendering change
 CSV_NAME = "participants.csv"
 CSV_COLUMNS = ("participant_id", "label", "video", "timeline", "phq9", "gad7")
 NOTICE = (

@@ -137,27 +137,31 @@ EXPRESSION_FIELDS: dict[str, np.ndarray] = {
     ),
 }
 
-# BD plant: outer eye corners drop (regions 5, 8) under happiness and sadness (a shape change the
+# BD plant: the outer eye corners drop and move out (regions 5, 8), a downward slant of the eye
+# that no class's expression field makes, under happiness and sadness (a shape change the
 # landmark model follows; a squint inside the eye it mostly does not) ...
-BD_OUTER_EYE = field({36: (0.04, 0.08), 37: (0.02, 0.07), 41: (0.02, 0.04)})
-# ... and the mouth corners (regions 13, 14) move much further: up-out when happy, down when sad.
+BD_OUTER_EYE = field({36: (0.05, 0.12), 37: (0.02, 0.09), 41: (0.02, 0.06)})
+# ... and the mouth corners (regions 13, 14) move much further and in another direction than
+# the shared field takes them: stretched sideways when happy (the field mostly lifts them),
+# pulled down and out when sad (the field pulls them down and in). A control with a large
+# gain therefore moves as far, but not the same way.
 BD_MOUTH = {
     "happiness": field(
         {
-            48: (0.08, -0.12),
-            49: (0.03, -0.06),
-            59: (0.04, -0.06),
-            60: (0.07, -0.09),
-            67: (0.03, -0.05),
+            48: (0.13, -0.05),
+            49: (0.05, -0.02),
+            59: (0.06, -0.02),
+            60: (0.10, -0.03),
+            67: (0.04, -0.01),
         }
     ),
     "sadness": field(
         {
-            48: (-0.02, 0.13),
-            49: (0.0, 0.05),
-            59: (0.0, 0.07),
-            60: (0.0, 0.10),
-            67: (0.0, 0.05),
+            48: (0.07, 0.12),
+            49: (0.02, 0.05),
+            59: (0.03, 0.07),
+            60: (0.05, 0.09),
+            67: (0.02, 0.05),
         }
     ),
 }
@@ -176,7 +180,7 @@ PLANTED_CONDITIONS: dict[str, tuple[str, ...]] = {
 PLANT_DESCRIPTION = {
     "BD": "bipolar-like: expression fields at full gain; under happiness and sadness clips, extra "
     "outer-eye-corner movement, the corners dropping and moving out (regions 5, 8), and extra "
-    "mouth-corner movement (regions 13, 14: up and out when happy, down when sad)",
+    "mouth-corner movement (regions 13, 14: stretched sideways when happy, down and out when sad)",
     "MDD": "depression-like: reduced reactivity (expression fields at gain 0.5) with inner-eye-"
     "corner movement, up and inward (regions 6, 7), in every emotional clip",
     "HC": "control-like: even, moderate movement of the whole face (expression fields at gain 1.0), "

@@ -87,7 +87,7 @@ def draw_params(participant_id: str, label: str, seed: int) -> ParticipantParams
         label=label,
         seed=seed,
         gain=float(np.clip(np.exp(rng.normal(0.0, 0.2)), 0.65, 1.5)),
-        plant=u(0.6, 1.3),
+        plant=u(0.8, 1.3),
         condition_gain={c: u(0.8, 1.2) for c in EXPRESSION_FIELDS},
         latency_s=u(0.2, 1.0),
         rise_s=u(0.3, 0.9),

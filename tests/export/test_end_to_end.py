@@ -123,6 +123,8 @@ def test_kiosk_analyze_with_the_bundle(run_dir, tmp_path):
     assert c["frames"] == s["session"]["frames_used"] > 0
     assert sum(c["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
     assert len(c["region_attention"]) == 16 and len(c["organ_attention"]) == 9
+    assert c["attention_class"] == max(c["probabilities"], key=c["probabilities"].get)
+    assert 0 <= min(c["region_attention"].values()) <= max(c["region_attention"].values()) <= 1
     assert s["model_bundle"]["id"] == report["bundle_id"]
     # the train-synthetic run did the same for every held-out participant
     run = json.loads((run_dir / "synthetic_run.json").read_text())
