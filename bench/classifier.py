@@ -1,6 +1,8 @@
 """Classifier latency and size: FP32 vs INT8, crop 112 and 224, 1 and 2 threads, in ONNX
 Runtime and LiteRT, plus INT8-vs-FP32 top-1 agreement. Prints a table and writes JSON.
 
+`int8` is the shipped quantisation (stem, first stage and heads kept FP32, see
+model_export/onnx_export.FP32_STAGES); `int8-all` quantises those too, for comparison.
 The network is the shipped ResNet-18 + Self-Cure heads (default: standard width 64 and the
 bundle's last stride). With --checkpoint (a training run's model.pt) and --crops (a folder of
 cached crop .npz files, e.g. WORKDIR/cache) agreement is measured on real aligned faces;
@@ -126,6 +128,10 @@ def main() -> int:
             files[("onnxruntime", "int8")] = quantize_onnx(
                 files[("onnxruntime", "fp32")], tmp / f"int8_{size}.onnx", calib
             )
+            # int8-all: the stem and layer1 quantised too (what the shipped INT8 keeps FP32)
+            files[("onnxruntime", "int8-all")] = quantize_onnx(
+                files[("onnxruntime", "fp32")], tmp / f"int8all_{size}.onnx", calib, ()
+            )
             if not tfl_why:
                 import litert_torch
 
@@ -135,11 +141,14 @@ def main() -> int:
                 files[("litert", "int8")] = tflite_export.export_tflite_int8(
                     model, size, tmp / f"int8_{size}.tflite", calib
                 )
+                files[("litert", "int8-all")] = tflite_export.export_tflite_int8(
+                    model, size, tmp / f"int8all_{size}.tflite", calib, fp32_stages=()
+                )
             ref_top1 = _top1(_ort(files[("onnxruntime", "fp32")], 2), x)
             for (rt, prec), path in files.items():
                 opener = _ort if rt == "onnxruntime" else _litert
                 agree = (
-                    float((_top1(opener(path, 2), x) == ref_top1).mean()) if prec == "int8" else 1.0
+                    float((_top1(opener(path, 2), x) == ref_top1).mean()) if prec != "fp32" else 1.0
                 )
                 for th in args.threads:
                     run = opener(path, th)

@@ -101,16 +101,22 @@ def run(video: Path, threads: int, frames: int, bundle=None, key=None) -> dict:
         "median_ms": med,
         "mean_ms": mean,
         "detector_calls": len(detector_calls),
-        "detector_ms_per_call": statistics.median(detector_calls) * 1000 if detector_calls else None,
+        "detector_ms_per_call": statistics.median(detector_calls) * 1000
+        if detector_calls
+        else None,
         "fps_whole_median": 1000 / med["whole"],
         "fps_whole_mean": 1000 / mean["whole"],
     }
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--video", type=Path, default=TESTDATA / "video" / "single_face.mp4")
-    ap.add_argument("--frames", type=int, default=600, help="frames measured per thread count (>= 300)")
+    ap.add_argument(
+        "--frames", type=int, default=600, help="frames measured per thread count (>= 300)"
+    )
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--bundle", type=Path, help="also run a classifier bundle")
     ap.add_argument("--signing-key", type=Path)
@@ -120,7 +126,11 @@ def main(argv=None) -> int:
     stages = ["decode", "detect", "landmarks", "map_features", "classifier", "whole"]
     headers = ["stage (640x480)"]
     for r in results:
-        headers += [f"{r['threads']}t median ms", f"{r['threads']}t mean ms", f"{r['threads']}t fps"]
+        headers += [
+            f"{r['threads']}t median ms",
+            f"{r['threads']}t mean ms",
+            f"{r['threads']}t fps",
+        ]
     rows = []
     for s in stages:
         if s == "classifier" and not args.bundle:
@@ -130,7 +140,9 @@ def main(argv=None) -> int:
             med, mean = r["median_ms"][s], r["mean_ms"][s]
             row += [med, mean, 1000 / mean if mean > 0 else "-"]
         rows.append(row)
-    print(f"frame path, {args.frames} frames per run, tracking on, video {args.video.name} padded to 640x480")
+    print(
+        f"frame path, {args.frames} frames per run, tracking on, video {args.video.name} padded to 640x480"
+    )
     print_table(headers, rows)
     for r in results:
         print(
@@ -138,7 +150,10 @@ def main(argv=None) -> int:
             f"{r['fps_whole_mean']:.1f} fps (mean); detector ran {r['detector_calls']} times, "
             f"{r['detector_ms_per_call']:.2f} ms per call; {r['frames_passing_quality']} frames passed the gate"
         )
-    path = write_json(args.out, {"bench": "frame_path", "machine": machine(), "video": args.video.name, "results": results})
+    path = write_json(
+        args.out,
+        {"bench": "frame_path", "machine": machine(), "video": args.video.name, "results": results},
+    )
     print(f"wrote {path}")
     return 0
 

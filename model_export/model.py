@@ -100,7 +100,16 @@ class ResNet18SCN(nn.Module):
 
 def to_input(crops_uint8: torch.Tensor, norm: str = "instance") -> torch.Tensor:
     """(N, H, W, 3) uint8 RGB -> (N, 3, H, W) float, normalised as the device does it."""
-    x = crops_uint8.permute(0, 3, 1, 2).float() / 255.0
+    return normalise(to_unit(crops_uint8), norm)
+
+
+def to_unit(crops_uint8: torch.Tensor) -> torch.Tensor:
+    """(N, H, W, 3) uint8 RGB -> (N, 3, H, W) float in 0..1 (where augmentation works)."""
+    return crops_uint8.permute(0, 3, 1, 2).float() / 255.0
+
+
+def normalise(x: torch.Tensor, norm: str = "instance") -> torch.Tensor:
+    """(N, 3, H, W) in 0..1 -> the network's input (device/classifier.py does the same)."""
     if norm == "instance":
         mean = x.mean(dim=(2, 3), keepdim=True)
         std = (x - mean).pow(2).mean(dim=(2, 3), keepdim=True).add(INSTANCE_EPS).sqrt()

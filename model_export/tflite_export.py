@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from model_export.model import ResNet18SCN
-from model_export.onnx_export import ExportError, normalise
+from model_export.onnx_export import FP32_STAGES, ExportError, normalise
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,12 @@ def available() -> str | None:
 
 
 def export_tflite_int8(
-    model: ResNet18SCN, size: int, path: Path, calibration_crops: np.ndarray, threads: int = 2
+    model: ResNet18SCN,
+    size: int,
+    path: Path,
+    calibration_crops: np.ndarray,
+    threads: int = 2,
+    fp32_stages: tuple[str, ...] = FP32_STAGES,
 ) -> Path:
     why = available()
     if why:
@@ -43,7 +48,7 @@ def export_tflite_int8(
     with contextlib.redirect_stdout(noise), contextlib.redirect_stderr(noise):
         edge = litert_torch.convert(model.eval(), (torch.zeros(1, 3, size, size),))
         edge.export(str(fp32))
-        q = quantizer.Quantizer(str(fp32), recipe.static_wi8_ai8())
+        q = quantizer.Quantizer(str(fp32), _recipe(recipe, fp32_stages))
         from ai_edge_litert.interpreter import Interpreter
 
         sigs = Interpreter(model_path=str(fp32)).get_signature_list()
@@ -59,6 +64,35 @@ def export_tflite_int8(
         q.quantize(cal).export_model(str(path), overwrite=True)
     fp32.unlink(missing_ok=True)
     return path
+
+
+def _recipe(recipe_module, fp32_stages: tuple[str, ...]):
+    """Static int8 weights and activations, except what stays FP32 in the ONNX model too
+    (onnx_export.FP32_STAGES): the two linear heads and the early full-resolution stages.
+    litert-torch names a tensor after the module path of the op that makes it
+    (`...Sequential_layer1/...`), its first `;`-separated part being the op's own module."""
+    from ai_edge_quantizer import algorithm_manager, recipe_manager
+
+    rm = recipe_manager.RecipeManager()
+    rm.add_static_config(
+        regex=".*",
+        operation_name=recipe_module.TFLOperationName.ALL_SUPPORTED,
+        activation_num_bits=8,
+        weight_num_bits=8,
+    )
+    keep = algorithm_manager.AlgorithmName.NO_QUANTIZE
+    rm.add_quantization_config(
+        regex=".*",
+        operation_name=recipe_module.TFLOperationName.FULLY_CONNECTED,
+        algorithm_key=keep,
+    )
+    if fp32_stages:
+        rm.add_quantization_config(
+            regex=rf"^[^;]*Sequential_({'|'.join(fp32_stages)})/.*",
+            operation_name=recipe_module.TFLOperationName.ALL_SUPPORTED,
+            algorithm_key=keep,
+        )
+    return rm.get_quantization_recipe()
 
 
 def run_tflite(path: Path, crops: np.ndarray, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:

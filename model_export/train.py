@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from model_export.model import ModelConfig, ResNet18SCN, to_input
+from model_export.model import ModelConfig, ResNet18SCN, normalise, to_input, to_unit
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class TrainConfig:
     frames_per_participant: int = 0  # frames drawn per participant per epoch (0 = all)
     seed: int = 0
     threads: int = 2
-    augment: str = "light"  # none | mirror | light (mirror, shift) | strong (+ tint, gamma, contrast, blur, noise)
+    augment: str = "light"  # one of AUGMENTS (see augment())
     device: str = "cpu"  # torch device for the network ("cuda" on a workstation with a GPU)
 
     def as_dict(self) -> dict:
@@ -81,12 +81,21 @@ def relabel(
         return torch.where(change, arg, labels)
 
 
-def augment(
-    x: torch.Tensor, rng: torch.Generator, strong: bool = False, shift: bool = True
-) -> torch.Tensor:
-    """Jitter that keeps the expression and blurs who the person is: mirror (the face map is
-    symmetric), shift up to 4 px, per-channel gain (tint), brightness, contrast, gamma, blur,
-    sensor noise. Works on the normalised batch (values about -1..1)."""
+AUGMENTS = ("none", "mirror", "light", "photometric", "strong")
+
+
+def augment(x: torch.Tensor, rng: torch.Generator, mode: str = "light") -> torch.Tensor:
+    """Jitter on (N, 3, H, W) crops in 0..1, before normalisation. Each mode adds to the last:
+    - mirror: left-right flip (the face map is symmetric);
+    - light: mirror and a shift of up to 4 px;
+    - photometric: mirror, then per-crop gamma, tint, contrast, blur, sensor noise and an
+      occasional grey crop, but no shift. A camera's blur and noise level are constant for
+      one participant, so without this a network can recognise *who* a frame shows and
+      learn the label of that person instead of the expression;
+    - strong: photometric and the shift.
+    """
+    if mode == "none":
+        return x
     n = x.shape[0]
 
     def u(*shape, lo=-1.0, hi=1.0):
@@ -94,34 +103,38 @@ def augment(
 
     flip = torch.rand(n, generator=rng) < 0.5
     x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
-    if not shift:
+    if mode in ("light", "strong"):
+        pad = 4
+        xp = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+        dx, dy = torch.randint(0, 2 * pad + 1, (2,), generator=rng).tolist()
+        x = xp[:, :, dy : dy + x.shape[2], dx : dx + x.shape[3]]
+    if mode not in ("photometric", "strong"):
         return x
-    pad = 4
-    xp = F.pad(x, (pad, pad, pad, pad), mode="replicate")
-    dx, dy = torch.randint(0, 2 * pad + 1, (2,), generator=rng).tolist()
-    x = xp[:, :, dy : dy + x.shape[2], dx : dx + x.shape[3]]
-    img = ((x + 1) / 2).clamp(0, 1)  # back to 0..1 for the photometric part
-    if not strong:
-        return x
-    img = img * (1 + 0.15 * u(n, 3, 1, 1))  # tint
-    img = img.clamp(0, 1) ** torch.exp(0.3 * u(n, 1, 1, 1))  # gamma
+    img = x * (1 + 0.1 * u(n, 3, 1, 1))  # tint
+    img = img.clamp(0, 1) ** torch.exp(0.25 * u(n, 1, 1, 1))  # gamma
     mean = img.mean(dim=(1, 2, 3), keepdim=True)
-    img = (
-        (img - mean) * (1 + 0.25 * u(n, 1, 1, 1)) + mean + 0.15 * u(n, 1, 1, 1)
-    )  # contrast, brightness
-    grey = torch.rand(n, generator=rng) < 0.2
+    img = (img - mean) * (1 + 0.2 * u(n, 1, 1, 1)) + mean  # contrast
+    grey = torch.rand(n, generator=rng) < 0.1
     img = torch.where(grey.view(-1, 1, 1, 1), img.mean(1, keepdim=True).expand_as(img), img)
-    blur = torch.rand(n, generator=rng) < 0.3
-    if blur.any():
-        k = torch.tensor([1.0, 2.0, 1.0]) / 4
-        kernel = (k[:, None] * k[None, :]).expand(3, 1, 3, 3)
-        img = torch.where(
-            blur.view(-1, 1, 1, 1),
-            F.conv2d(F.pad(img, (1, 1, 1, 1), mode="replicate"), kernel, groups=3),
-            img,
-        )
-    img = img + 0.03 * torch.rand(n, 1, 1, 1, generator=rng) * torch.randn(img.shape, generator=rng)
-    return img.clamp(0, 1) * 2 - 1
+    img = _random_blur(img, torch.rand(n, generator=rng) * 1.2)
+    sigma = (0.5 + 5.0 * torch.rand(n, 1, 1, 1, generator=rng)) / 255.0
+    img = img + sigma * torch.randn(img.shape, generator=rng)
+    return img.clamp(0, 1)
+
+
+def _random_blur(img: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Separable Gaussian blur with a per-crop sigma in pixels (0 = unchanged)."""
+    r = 3
+    t = torch.arange(-r, r + 1, dtype=img.dtype)
+    s = sigma.clamp(min=1e-3).view(-1, 1)
+    k = torch.exp(-0.5 * (t.view(1, -1) / s) ** 2)
+    k = k / k.sum(1, keepdim=True)  # (N, 2r+1)
+    n, c, h, w = img.shape
+    x = F.pad(img, (r, r, r, r), mode="replicate").reshape(1, n * c, h + 2 * r, w + 2 * r)
+    kk = k.repeat_interleave(c, 0)
+    x = F.conv2d(x, kk.view(n * c, 1, 1, -1), groups=n * c)
+    x = F.conv2d(x, kk.view(n * c, 1, -1, 1), groups=n * c)
+    return x.view(n, c, h, w)
 
 
 class FrameSet:
@@ -192,11 +205,10 @@ def train_model(
         )
         for b in bar:
             bt = torch.from_numpy(b)
-            x = to_input(frames.crops[bt], model_cfg.input_norm)
-            if cfg.augment != "none":  # on the CPU, with its own seeded generator
-                x = augment(
-                    x, trng, strong=cfg.augment == "strong", shift=cfg.augment != "mirror"
-                )
+            # on the CPU, with its own seeded generator, in 0..1 before normalisation
+            x = normalise(
+                augment(to_unit(frames.crops[bt]), trng, cfg.augment), model_cfg.input_norm
+            )
             x, y = x.to(dev), frames.labels[bt].to(dev)
             logits, att, _ = model(x)
             scaled = att * logits

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from model_export.model import to_input
-from model_export.onnx_export import ExportError, parity, quantize_onnx, run_onnx
+from model_export.onnx_export import FP32_STAGES, ExportError, parity, quantize_onnx, run_onnx
 
 
 def test_onnx_has_three_outputs_and_matches_torch(onnx_fp32, model, crops):
@@ -49,3 +49,23 @@ def test_parity_gate_refuses_disagreement():
         ExportError, match=r"top-1 agreement with FP32 is 0\.980 on 100 held-out crops, below 0\.99"
     ):
         parity(ref, flipped, "INT8")
+
+
+def test_int8_keeps_the_early_stages_and_heads_fp32(onnx_fp32, tmp_path):
+    rng = np.random.default_rng(4)
+    calib = rng.integers(0, 256, size=(8, 112, 112, 3), dtype=np.uint8)
+    int8 = quantize_onnx(onnx_fp32, tmp_path / "int8.onnx", calib)
+    g = onnx.load(str(int8)).graph
+    made_by = {o: n for n in g.node for o in n.output}
+
+    def weight_is_int8(node) -> bool:
+        src = made_by.get(node.input[1])
+        return src is not None and src.op_type == "DequantizeLinear"
+
+    convs = [n for n in g.node if n.op_type in ("Conv", "Gemm")]
+    kept = {n.name for n in convs if not weight_is_int8(n)}
+    assert kept, "expected FP32 layers"
+    for n in convs:
+        early = n.name.startswith(tuple(f"/{s}/" for s in FP32_STAGES))
+        assert (n.name in kept) == (early or n.op_type == "Gemm"), n.name
+    assert any(n.name.startswith("/layer4/") and weight_is_int8(n) for n in convs)

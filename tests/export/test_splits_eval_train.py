@@ -11,7 +11,7 @@ import torch
 from device.errors import InputError
 from model_export.evaluate import auroc, evaluate_participants, participant_probs
 from model_export.splits import kfold, train_test_split
-from model_export.train import rank_regularisation, relabel
+from model_export.train import AUGMENTS, _random_blur, augment, rank_regularisation, relabel
 
 PIDS = [f"p{i:02d}" for i in range(30)]
 LABELS = [("BD", "MDD", "HC")[i % 3] for i in range(30)]
@@ -97,3 +97,45 @@ def test_relabel_only_low_importance_and_only_past_the_margin():
     new = relabel(logits, att, labels, beta=0.7, threshold=0.2)
     assert new[:7].tolist() == [0] * 7, "high-importance samples must keep their label"
     assert new[7:].tolist() == [1, 0, 1]
+
+
+def _face_like(seed: int = 0) -> torch.Tensor:
+    """(4, 3, 32, 32) crops in 0..1 with edges, so blur has something to soften."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(4, 3, 32, 32, generator=g) * 0.2 + 0.4
+    x[:, :, 8:24, 8:24] += 0.3
+    return x.clamp(0, 1)
+
+
+def test_augment_modes():
+    x = _face_like()
+    g = lambda: torch.Generator().manual_seed(7)  # noqa: E731
+    assert torch.equal(augment(x, g(), "none"), x)
+    mirrored = augment(x, g(), "mirror")
+    for i in range(len(x)):  # each crop is either itself or its mirror image
+        assert torch.equal(mirrored[i], x[i]) or torch.equal(mirrored[i], x[i].flip(2))
+    photo = augment(x, g(), "photometric")
+    assert photo.shape == x.shape and photo.min() >= 0.0 and photo.max() <= 1.0
+    assert torch.equal(photo, augment(x, g(), "photometric")), "seeded: the same twice"
+    assert not torch.equal(photo, augment(x, torch.Generator().manual_seed(8), "photometric"))
+    # photometric jitter changes the pixels but not the layout: no shift
+    unflipped = [i for i in range(len(x)) if torch.equal(mirrored[i], x[i])]
+    for i in unflipped:
+        corr = torch.corrcoef(torch.stack([photo[i].mean(0).flatten(), x[i].mean(0).flatten()]))
+        assert corr[0, 1] > 0.8
+
+
+def test_random_blur_is_a_per_crop_gaussian():
+    x = _face_like()
+    sigma = torch.tensor([0.0, 0.5, 1.0, 2.0])
+    y = _random_blur(x, sigma)
+    assert torch.allclose(y[0], x[0], atol=1e-5), "sigma 0 leaves the crop alone"
+    grad = [float((y[i, :, :, 1:] - y[i, :, :, :-1]).abs().mean()) for i in range(4)]
+    assert grad[0] > grad[1] > grad[2] > grad[3], "more sigma, softer edges"
+    assert torch.allclose(y.mean(dim=(2, 3)), x.mean(dim=(2, 3)), atol=0.02), "brightness kept"
+
+
+def test_cli_offers_every_augmentation():
+    from model_export import cli
+
+    assert cli.AUGMENTS == AUGMENTS
