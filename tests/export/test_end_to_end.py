@@ -149,3 +149,39 @@ def test_runtimes_agree(run_dir):
         agree.append(a.probs.argmax() == b.probs.argmax())
         assert np.abs(a.probs - b.probs).max() < 0.2
     assert np.mean(agree) >= 0.9
+
+
+def test_litert_model_keeps_the_early_stages_fp32(run_dir):
+    """The LiteRT INT8 file quantises what the ONNX one does: the stem and layer1 weights stay
+    float, the later stages' are int8."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    manifest = json.loads((run_dir / "bundle" / "manifest.json").read_text())
+    lite = next((x for x in manifest["models"] if x["runtime"] == "litert"), None)
+    if lite is None:
+        pytest.skip("bundle has no LiteRT model (export-tflite extra not installed)")
+    details = Interpreter(model_path=str(run_dir / "bundle" / lite["file"])).get_tensor_details()
+    # conv weights are (out, kh, kw, in); activations are (1, h, w, c)
+    weights = [
+        d
+        for d in details
+        if len(d["shape"]) == 4 and d["shape"][0] > 1 and d["shape"][1] == d["shape"][2]
+    ]
+
+    def stage(name: str) -> str:
+        first = name.split(";")[0]
+        return next(
+            (
+                s
+                for s in ("stem", "layer1", "layer2", "layer3", "layer4")
+                if f"Sequential_{s}/" in first
+            ),
+            "",
+        )
+
+    kinds = {}
+    for d in weights:
+        if stage(d["name"]):
+            kinds.setdefault(stage(d["name"]), set()).add(np.dtype(d["dtype"]).name)
+    assert kinds.get("stem") == {"float32"} and kinds.get("layer1") == {"float32"}, kinds
+    assert "int8" in kinds.get("layer4", set()), kinds
