@@ -25,6 +25,9 @@ from model_export.model import ModelConfig, ResNet18SCN, normalise, to_input, to
 log = logging.getLogger(__name__)
 
 
+AUGMENTS = ("none", "mirror", "light", "photometric", "strong")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 70
@@ -43,6 +46,10 @@ class TrainConfig:
     threads: int = 2
     augment: str = "light"  # one of AUGMENTS (see augment())
     device: str = "cpu"  # torch device for the network ("cuda" on a workstation with a GPU)
+
+    def __post_init__(self):
+        if self.augment not in AUGMENTS:
+            raise ValueError(f"augment {self.augment!r}: use one of {', '.join(AUGMENTS)}")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -81,12 +88,9 @@ def relabel(
         return torch.where(change, arg, labels)
 
 
-AUGMENTS = ("none", "mirror", "light", "photometric", "strong")
-
-
 def augment(x: torch.Tensor, rng: torch.Generator, mode: str = "light") -> torch.Tensor:
-    """Jitter on (N, 3, H, W) crops in 0..1, before normalisation. Each mode adds to the last:
-    - mirror: left-right flip (the face map is symmetric);
+    """Jitter on (N, 3, H, W) crops in 0..1, before normalisation. Every mode but `none` mirrors:
+    - mirror: left-right flip only (the face map is symmetric);
     - light: mirror and a shift of up to 4 px;
     - photometric: mirror, then per-crop gamma, tint, contrast, blur, sensor noise and an
       occasional grey crop, but no shift. A camera's blur and noise level are constant for

@@ -139,3 +139,10 @@ def test_cli_offers_every_augmentation():
     from model_export import cli
 
     assert cli.AUGMENTS == AUGMENTS
+
+
+def test_train_config_refuses_an_unknown_augmentation():
+    from model_export.train import TrainConfig
+
+    with pytest.raises(ValueError, match="augment 'heavy'"):
+        TrainConfig(augment="heavy")
