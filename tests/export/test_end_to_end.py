@@ -181,7 +181,7 @@ def test_litert_model_keeps_the_early_stages_fp32(run_dir):
 
     kinds = {}
     for d in weights:
-        if stage(d["name"]):
-            kinds.setdefault(stage(d["name"]), set()).add(np.dtype(d["dtype"]).name)
+        if s := stage(d["name"]):
+            kinds.setdefault(s, set()).add(np.dtype(d["dtype"]).name)
     assert kinds.get("stem") == {"float32"} and kinds.get("layer1") == {"float32"}, kinds
     assert "int8" in kinds.get("layer4", set()), kinds
