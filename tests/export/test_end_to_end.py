@@ -132,6 +132,10 @@ def test_kiosk_analyze_with_the_bundle(run_dir, tmp_path):
     assert {r["participant_id"] for r in run["kiosk"]["participants"]} == set(
         report["split"]["test_ids"]
     )
+    for label, v in run["kiosk"]["per_class"].items():
+        assert len(v["top3_regions"]) == 3 and len(v["top3_organs"]) == 3
+        assert (v["planted_organs_in_top3"] is None) == (label == "HC")
+    assert isinstance(run["kiosk"]["planted_organs_in_top3"], bool)
 
 
 def test_runtimes_agree(run_dir):
