@@ -21,7 +21,14 @@ from model_export.bundle_build import build_bundle
 from model_export.dataset import CLASS_NAMES, ParticipantCrops, extract_all, read_site_csv
 from model_export.evaluate import evaluate_participants, participant_probs
 from model_export.model import ModelConfig
-from model_export.onnx_export import ExportError, export_onnx, parity, quantize_onnx, run_onnx
+from model_export.onnx_export import (
+    ExportError,
+    export_onnx,
+    parity,
+    quantize_onnx,
+    quantize_until_parity,
+    run_onnx,
+)
 from model_export.report import write_report
 from model_export.signing import signing_key
 from model_export.splits import kfold, train_test_split
@@ -212,18 +219,22 @@ def run(cfg: RunConfig) -> RunResult:
     exp.mkdir(exist_ok=True)
     test_crops = np.concatenate([p.crops for p in te])
     calib = _calibration(tr, cfg.calibration_crops, cfg.split_seed)
+    threads = cfg.train.threads
     fp32_path = export_onnx(model, cfg.crop_size, exp / "classifier_fp32.onnx")
-    int8_path = quantize_onnx(fp32_path, exp / "classifier_int8.onnx", calib)
     torch_probs, torch_att = predict_frames(model, test_crops)
-    fp32_logits, _ = run_onnx(fp32_path, test_crops, cfg.train.threads)
-    int8_logits, int8_att = run_onnx(int8_path, test_crops, cfg.train.threads)
+    fp32_logits, _ = run_onnx(fp32_path, test_crops, threads)
+    int8_path, (int8_logits, int8_att), onnx_parity = quantize_until_parity(
+        lambda stages: quantize_onnx(fp32_path, exp / "classifier_int8.onnx", calib, stages),
+        lambda path: run_onnx(path, test_crops, threads),
+        fp32_logits,
+        "ONNX Runtime INT8",
+        cfg.min_agreement,
+    )
     parity_report = {
         "torch_vs_onnx_fp32": parity(
             np.log(torch_probs + 1e-12), _log_softmax(fp32_logits), "ONNX FP32"
         ),
-        "onnxruntime_int8": parity(
-            fp32_logits, int8_logits, "ONNX Runtime INT8", cfg.min_agreement
-        ),
+        "onnxruntime_int8": onnx_parity,
         "onnxruntime_int8_bytes": int8_path.stat().st_size,
     }
     models = [
@@ -242,12 +253,14 @@ def run(cfg: RunConfig) -> RunResult:
     if cfg.tflite == "yes" and tfl_why:
         raise ExportError(f"TFLite export requested but unavailable: {tfl_why}")
     if not tfl_why:
-        tfl = tflite_export.export_tflite_int8(
-            model, cfg.crop_size, exp / "classifier_int8.tflite", calib, cfg.train.threads
-        )
-        tfl_logits, _ = tflite_export.run_tflite(tfl, test_crops, cfg.train.threads)
-        parity_report["litert_int8"] = parity(
-            fp32_logits, tfl_logits, "LiteRT INT8", cfg.min_agreement
+        tfl, _, parity_report["litert_int8"] = quantize_until_parity(
+            lambda stages: tflite_export.export_tflite_int8(
+                model, cfg.crop_size, exp / "classifier_int8.tflite", calib, threads, stages
+            ),
+            lambda path: tflite_export.run_tflite(path, test_crops, threads),
+            fp32_logits,
+            "LiteRT INT8",
+            cfg.min_agreement,
         )
         parity_report["litert_int8_bytes"] = tfl.stat().st_size
         models.insert(

@@ -8,7 +8,15 @@ import pytest
 import torch
 
 from model_export.model import to_input
-from model_export.onnx_export import FP32_STAGES, ExportError, parity, quantize_onnx, run_onnx
+from model_export.onnx_export import (
+    FP32_LADDER,
+    FP32_STAGES,
+    ExportError,
+    parity,
+    quantize_onnx,
+    quantize_until_parity,
+    run_onnx,
+)
 
 
 def test_onnx_has_three_outputs_and_matches_torch(onnx_fp32, model, crops):
@@ -49,6 +57,46 @@ def test_parity_gate_refuses_disagreement():
         ExportError, match=r"top-1 agreement with FP32 is 0\.980 on 100 held-out crops, below 0\.99"
     ):
         parity(ref, flipped, "INT8")
+
+
+def _ladder_fakes(ref: np.ndarray, wrong_rows: dict[tuple[str, ...], int], tmp_path):
+    """quantize/run stand-ins: the model made with FP32 set S disagrees on wrong_rows[S] crops."""
+    made = []
+
+    def quantize(stages):
+        made.append(stages)
+        return tmp_path / f"{'+'.join(stages)}.onnx"
+
+    def run(path):
+        stages = tuple(path.stem.split("+"))
+        out = ref.copy()
+        out[: wrong_rows[stages]] = [0.0, 3.0, 0.0]
+        return out, np.ones(len(ref))
+
+    return quantize, run, made
+
+
+def test_quantize_until_parity_takes_the_first_set_that_passes(tmp_path):
+    ref = np.array([[2.0, 0.0, 0.0]] * 200)
+    first, second = FP32_LADDER
+    quantize, run, made = _ladder_fakes(ref, {first: 0, second: 0}, tmp_path)
+    path, (logits, _), result = quantize_until_parity(quantize, run, ref, "INT8")
+    assert made == [first] and path.stem == "+".join(first)
+    assert result["fp32_stages"] == list(first) and result["top1_agreement"] == 1.0
+
+    quantize, run, made = _ladder_fakes(ref, {first: 4, second: 1}, tmp_path)
+    path, (logits, _), result = quantize_until_parity(quantize, run, ref, "INT8")
+    assert made == [first, second] and result["fp32_stages"] == list(second)
+    assert result["top1_agreement"] == 0.995 and (logits.argmax(1) != 0).sum() == 1
+
+
+def test_quantize_until_parity_refuses_when_no_set_passes(tmp_path):
+    ref = np.array([[2.0, 0.0, 0.0]] * 100)
+    first, second = FP32_LADDER
+    quantize, run, made = _ladder_fakes(ref, {first: 5, second: 3}, tmp_path)
+    with pytest.raises(ExportError, match=r"INT8: top-1 agreement with FP32 is 0\.970"):
+        quantize_until_parity(quantize, run, ref, "INT8")
+    assert made == [first, second]
 
 
 def test_int8_keeps_the_early_stages_and_heads_fp32(onnx_fp32, tmp_path):
