@@ -90,7 +90,7 @@ def kiosk_check(
 
     The issue's check is on regions. Organs are reported beside it: they tell whether the
     evidence sits on the planted parts of the face at all, when the 7x7 map cannot say which
-    third of an eye it came from (docs/export.md, "Where BD's evidence sits")."""
+    third of an eye it came from (docs/export.md, "Where the BD evidence sits")."""
     from device.analyze import analyze_video
     from device.classifier import load_classifier
     from device.pipeline import FramePipeline, PipelineConfig
