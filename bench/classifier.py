@@ -86,7 +86,7 @@ def _ort(path: Path, threads: int):
 
 
 def _litert(path: Path, threads: int):
-    from device.classifier import _LiteRTBackend
+    from device.models.classifier import _LiteRTBackend
 
     be = _LiteRTBackend(path, {"input_layout": "NCHW"}, threads)
     return lambda x: be.run(x)

@@ -28,12 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import RESULTS, machine, print_table, write_json  # noqa: E402
 from device.config import load_config  # noqa: E402
-from device.delivery import Delivery  # noqa: E402
-from device.devkeys import key_id  # noqa: E402
-from device.envelope import Header, open_envelope, seal  # noqa: E402
-from provisioning.broker import LocalBroker, free_port, write_broker_config  # noqa: E402
+from device.delivery.keys import key_id  # noqa: E402
+from device.delivery.service import Delivery  # noqa: E402
+from device.wire.envelope import Header, open_envelope, seal  # noqa: E402
+from provisioning.broker import write_broker_config  # noqa: E402
 from provisioning.clinic import enroll, init_clinic  # noqa: E402
 from receiver.store import Store  # noqa: E402
+from tests.support.broker import LocalBroker, free_port  # noqa: E402
 
 
 def realistic_summary(i: int, segments: int = 12) -> dict:

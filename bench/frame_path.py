@@ -22,8 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, TESTDATA, machine, print_table, write_json  # noqa: E402
 
-from device.pipeline import FramePipeline, PipelineConfig  # noqa: E402
-from device.sources import VideoFileSource  # noqa: E402
+from device.vision.frame_path import FramePipeline, PipelineConfig  # noqa: E402
+from device.vision.sources import VideoFileSource  # noqa: E402
 
 W, H = 640, 480
 
@@ -60,7 +60,7 @@ def run(video: Path, threads: int, frames: int, bundle=None, key=None) -> dict:
     cv2.setNumThreads(threads)
     classifier = None
     if bundle:
-        from device.classifier import load_classifier
+        from device.models.classifier import load_classifier
 
         classifier = load_classifier(bundle, key, threads=threads)
     pipe = FramePipeline(PipelineConfig(threads=threads), classifier=classifier)

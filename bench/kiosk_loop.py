@@ -53,15 +53,15 @@ def main(argv=None) -> int:
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
     from device.config import config_from_dict
-    from device.delivery import Delivery
-    from device.devkeys import make_dev_keyset
+    from device.delivery.keys import make_dev_keyset
+    from device.delivery.service import Delivery
     from device.kiosk.app import KioskApp, KioskSettings
     from device.kiosk.capture import CaptureSession
     from device.kiosk.patient import ScriptedPatient
     from device.kiosk.placeholder import generate_placeholder_pack
     from device.kiosk.stimulus import load_pack
-    from device.pipeline import FramePipeline, PipelineConfig
-    from device.sources import VideoFileSource
+    from device.vision.frame_path import FramePipeline, PipelineConfig
+    from device.vision.sources import VideoFileSource
 
     baseline, rest = 2.0, 0.5
     clip_s = max(1.0, (args.seconds - baseline - 4 * rest) / 5)

@@ -67,5 +67,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def register(sub) -> None:
+    """The device role's sub-commands. Each feature module owns its own parser (`add_cli`)."""
+    from device.delivery import service as delivery
+    from device.kiosk import cli as kiosk_cli
+    from device.models import bundle, landmark_store
+    from device.session import analyze
+
+    landmark_store.add_cli(sub)
+    analyze.add_cli(sub)
+    kiosk_cli.add_cli(sub)
+    delivery.add_cli(sub)
+    bundle.add_cli(sub)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from device.errors import ConfigError
-from device.quality import QualityThresholds as _Q
+from device.vision.quality import QualityThresholds as _Q
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class PipelineSection:
     threads: int = 2
     crop_size: int = 112
     detect_interval: int = 15  # frames between detector runs while tracking (several-faces check)
-    # quality gate thresholds: defaults live in device.quality.QualityThresholds
+    # quality gate thresholds: defaults live in device.vision.quality.QualityThresholds
     min_face_px: float = _Q.min_face_px  # jaw width (points 0-16) in pixels
     max_yaw_deg: float = _Q.max_yaw_deg
     max_pitch_deg: float = _Q.max_pitch_deg

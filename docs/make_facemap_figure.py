@@ -1,5 +1,5 @@
 """Draws docs/facemap.png: the 68 points, the 16 regions and the 9 organ groups on the
-project's mean 3D face (device.headpose.REFERENCE_68), so the picture is schematic and
+project's mean 3D face (device.vision.headpose.REFERENCE_68), so the picture is schematic and
 shows no real person. Run: .venv/bin/python docs/make_facemap_figure.py"""
 
 from pathlib import Path
@@ -7,8 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from device.facemap import ORGANS, REGIONS
-from device.headpose import REFERENCE_68
+from device.vision.facemap import ORGANS, REGIONS
+from device.vision.headpose import REFERENCE_68
 
 SIZE, PAD, HEIGHT = 900, 110, 560
 COLOURS = [

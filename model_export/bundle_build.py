@@ -1,4 +1,4 @@
-"""Assemble and sign a model bundle (the format device/bundle.py verifies)."""
+"""Assemble and sign a model bundle (the format device/models/bundle.py verifies)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from device.alignment import AlignmentParams
-from device.bundle import FORMAT, FORMAT_VERSION, sign_manifest
 from device.fileio import sha256_file
+from device.models.bundle import FORMAT, FORMAT_VERSION, sign_manifest
+from device.vision.alignment import AlignmentParams
 from model_export.model import INSTANCE_EPS, MEAN, STD, ResNet18SCN
 
 HEAD_FILE = "classifier_head.npy"

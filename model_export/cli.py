@@ -224,7 +224,7 @@ def _print_result(report: dict, extra: str = "") -> None:
 
 
 def _cmd_train(args) -> int:
-    from model_export.pipeline import RunConfig, run
+    from model_export.training_run import RunConfig, run
 
     res = run(
         RunConfig(
@@ -269,7 +269,7 @@ def _cmd_pretrain(args) -> int:
     import numpy as np
     import torch
 
-    from device.alignment import AlignmentParams
+    from device.vision.alignment import AlignmentParams
     from model_export.dataset import load_image_folder
     from model_export.model import ModelConfig
     from model_export.train import FrameSet, TrainConfig, train_model
@@ -309,7 +309,7 @@ def _cmd_pretrain(args) -> int:
 
 
 def _cmd_verify(args) -> int:
-    from device.bundle import verify_bundle
+    from device.models.bundle import verify_bundle
 
     vb = verify_bundle(args.bundle, args.signing_key)
     m = vb.manifest

@@ -5,7 +5,7 @@ Site layout: a folder of participant videos plus a CSV with one row per particip
 `video` and `timeline` relative to the CSV's folder; `video` may be left out when the file
 is `<participant_id>.mp4`). Frames are sampled at a fixed rate (default 5 frames/s, as in
 the Emoface paper), passed through the device's FramePipeline (landmarks and quality gate),
-and only frames that pass the gate are cropped with device.alignment.align_face, so a
+and only frames that pass the gate are cropped with device.vision.alignment.align_face, so a
 training crop is exactly what the kiosk will feed the classifier.
 
 Crops are cached on the workstation (never on a device) in one .npz per video, keyed by
@@ -27,10 +27,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from device.alignment import AlignmentParams, align_face, transform_points
 from device.errors import InputError, NoFaceError
 from device.fileio import sha256_file
-from device.pipeline import FramePipeline, PipelineConfig
+from device.vision.alignment import AlignmentParams, align_face, transform_points
+from device.vision.frame_path import FramePipeline, PipelineConfig
 
 CLASS_NAMES = ("BD", "MDD", "HC")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}

@@ -3,7 +3,7 @@
 The network ends in global average pooling and a linear class head, so the class-activation
 map is exact without gradients: CAM_k = sum_c W[k, c] * F[c]. The exported graph therefore
 returns the last feature map next to the logits and the attention, and the device samples
-the CAM at the landmarks (device/cam.py).
+the CAM at the landmarks (device/models/class_activation.py).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class ModelConfig:
     last_stride: int = 1  # 1 keeps a 7x7 map at 112 px (finer CAM); 2 is the classic network
     dropout: float = 0.0
     # "instance": each crop is standardised per colour channel before the network (on the
-    # device too, see device/classifier.py), so overall brightness, contrast and tint (camera,
+    # device too, see device/models/classifier.py), so overall brightness, contrast and tint (camera,
     # lighting, skin) cannot be learnt as a shortcut. "fixed": (x/255 - MEAN) / STD.
     input_norm: str = "instance"
 
@@ -109,7 +109,7 @@ def to_unit(crops_uint8: torch.Tensor) -> torch.Tensor:
 
 
 def normalise(x: torch.Tensor, norm: str = "instance") -> torch.Tensor:
-    """(N, 3, H, W) in 0..1 -> the network's input (device/classifier.py does the same)."""
+    """(N, 3, H, W) in 0..1 -> the network's input (device/models/classifier.py does the same)."""
     if norm == "instance":
         mean = x.mean(dim=(2, 3), keepdim=True)
         std = (x - mean).pow(2).mean(dim=(2, 3), keepdim=True).add(INSTANCE_EPS).sqrt()

@@ -27,7 +27,7 @@ class ExportError(EmofaceError):
 
 
 def normalise(crops: np.ndarray, norm: str = "instance") -> np.ndarray:
-    """(N,S,S,3) uint8 -> (N,3,S,S) float32, exactly as device/classifier.py does it."""
+    """(N,S,S,3) uint8 -> (N,3,S,S) float32, exactly as device/models/classifier.py does it."""
     x = crops.astype(np.float32) / 255.0
     if norm == "instance":
         mean = x.mean(axis=(1, 2), keepdims=True)

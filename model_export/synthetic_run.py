@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from device.facemap import ORGAN_KEYS, ORGANS, REGION_KEYS, REGIONS
-from model_export.pipeline import RunConfig, RunResult, run
+from device.vision.facemap import ORGAN_KEYS, ORGANS, REGION_KEYS, REGIONS
+from model_export.training_run import RunConfig, RunResult, run
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +91,10 @@ def kiosk_check(
     The issue's check is on regions. Organs are reported beside it: they tell whether the
     evidence sits on the planted parts of the face at all, when the 7x7 map cannot say which
     third of an eye it came from (docs/export.md, "Where the BD evidence sits")."""
-    from device.analyze import analyze_video
-    from device.classifier import load_classifier
-    from device.pipeline import FramePipeline, PipelineConfig
-    from device.timeline import Timeline
+    from device.models.classifier import load_classifier
+    from device.session.analyze import analyze_video
+    from device.session.timeline import Timeline
+    from device.vision.frame_path import FramePipeline, PipelineConfig
     from model_export.dataset import read_site_csv
 
     manifest = json.loads((cohort_dir / "manifest.json").read_text())

@@ -97,7 +97,7 @@ def _recipe(recipe_module, fp32_stages: tuple[str, ...]):
 
 def run_tflite(path: Path, crops: np.ndarray, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """(attention-scaled logits, attention) per crop through the device's LiteRT back-end."""
-    from device.classifier import _LiteRTBackend
+    from device.models.classifier import _LiteRTBackend
 
     be = _LiteRTBackend(path, {"input_layout": "NCHW"}, threads)
     outs, atts = [], []

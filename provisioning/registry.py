@@ -16,9 +16,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from device.envelope import DEVICE_ID_RE, EnvelopeError
 from device.errors import InputError
-from device.outbox import write_atomic
+from device.fileio import write_atomic
+from device.wire.envelope import DEVICE_ID_RE, EnvelopeError
 
 FORMAT = "emoface.devices/1"
 

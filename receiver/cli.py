@@ -91,7 +91,7 @@ def _intake_factory(args):
 
 
 def _run(args) -> int:
-    from device.publisher import BrokerSettings
+    from device.delivery.publisher import BrokerSettings
     from receiver.service import ReceiverService
 
     clinic, factory = _intake_factory(args)
@@ -143,7 +143,7 @@ def _show(args) -> int:
 
 
 def _import(args) -> int:
-    from device.outbox import read_export
+    from device.delivery.outbox import read_export
     from receiver.service import import_file
 
     blobs = read_export(args.file)

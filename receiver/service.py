@@ -30,8 +30,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
-from device.envelope import EnvelopeError, Header, open_envelope
-from device.publisher import Backoff, BrokerSettings, ack_topic, make_client
+from device.delivery.publisher import Backoff, BrokerSettings, ack_topic, make_client
+from device.wire.envelope import EnvelopeError, Header, open_envelope
 from provisioning.registry import DeviceKeys
 from receiver.store import Store
 
@@ -43,7 +43,7 @@ SUBSCRIPTION = "emoface/+/summary"
 
 def _validate_summary(summary: dict) -> None:
     try:
-        from device.summary import validate_summary
+        from device.wire.summary import validate_summary
     except ImportError:  # pragma: no cover
         return
     validate_summary(summary)

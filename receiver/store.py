@@ -13,8 +13,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from device.envelope import Header
 from device.errors import EmofaceError, InputError
+from device.wire.envelope import Header
 
 _DDL = {
     "sqlite": [

@@ -10,8 +10,11 @@ import pytest
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
-REPO = Path(__file__).resolve().parents[1]
-TESTDATA = REPO.parent / "shared" / "testdata"
+from tests.support.paths import TESTDATA
+
+# Fixtures used by several test folders: a clinic and a real mosquitto broker, and small
+# exported models with signed bundles.
+pytest_plugins = ["tests.support.broker_fixtures", "tests.support.model_fixtures"]
 
 
 @pytest.fixture(scope="session")

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import pygame
 
 from device.errors import EmofaceError
-from device.i18n import normalise_language
 from device.kiosk import screens
 from device.kiosk.capture import CaptureSession
+from device.kiosk.i18n import normalise_language
 from device.kiosk.session import COMPLETE, INCOMPLETE, Session, build_summary
 from device.kiosk.stimulus import StimulusPack
 from device.kiosk.ui import Fonts, find_cjk_font, find_latin_font

@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from device.accumulator import SessionAccumulator
-from device.timeline import Timeline
+from device.session.accumulator import SessionAccumulator
+from device.session.timeline import Timeline
 
 log = logging.getLogger(__name__)
 

@@ -52,7 +52,7 @@ def demo_config(workdir: Path, video: Path, keys, language: str, questionnaires:
 
 def open_sealed(cfg, keys, message_id: str) -> tuple[bytes, dict, dict]:
     """Read the sealed envelope back from the outbox and open it as the clinic would."""
-    from device.envelope import open_envelope
+    from device.wire.envelope import open_envelope
 
     blob = keys.read_sealed(cfg, message_id)
     header, summary = keys.split_opened(open_envelope(blob, keys.clinic_private_key, keys.lookup))
@@ -118,7 +118,7 @@ def run_demo(
     workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="emoface-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
 
-    from device.devkeys import make_dev_keyset
+    from device.delivery.keys import make_dev_keyset
     from device.kiosk.service import build_kiosk, make_delivery
 
     _progress(f"working folder {workdir}")

@@ -23,7 +23,7 @@ import numpy as np
 from device.errors import InputError
 from device.fileio import sha256_file
 from device.kiosk.stimulus import FORMAT, MANIFEST, StimulusPack, load_pack
-from device.timeline import CONDITIONS
+from device.session.timeline import CONDITIONS
 
 # background colour (RGB) and tone (Hz) per condition
 STYLE = {

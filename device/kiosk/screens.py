@@ -12,12 +12,12 @@ import time
 import pygame
 
 from device import __version__
-from device import questionnaires as qn
-from device.i18n import t as tr
 from device.kiosk import ui
+from device.kiosk.i18n import t as tr
 from device.kiosk.player import ClipPlayer
 from device.kiosk.session import COMPLETE, INCOMPLETE
 from device.kiosk.ui import Button, draw_text, event_pos
+from device.session import questionnaires as qn
 
 
 class Screen:

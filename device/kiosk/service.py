@@ -17,10 +17,10 @@ from device.errors import EmofaceError
 from device.kiosk.app import KioskApp, KioskSettings
 from device.kiosk.capture import CaptureSession
 from device.kiosk.placeholder import cached_placeholder_pack
+from device.kiosk.sdnotify import Notifier
 from device.kiosk.stimulus import StimulusPack, load_pack
-from device.pipeline import FramePipeline, PipelineConfig
-from device.sdnotify import Notifier
-from device.sources import open_source
+from device.vision.frame_path import FramePipeline, PipelineConfig
+from device.vision.sources import open_source
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def load_model(cfg):
         return None
     if cfg.model.signing_public_key is None:
         raise EmofaceError(f"{cfg.source_file}: model.bundle_dir needs model.signing_public_key", 4)
-    from device.classifier import load_classifier  # onnxruntime/LiteRT only when configured
+    from device.models.classifier import load_classifier  # onnxruntime/LiteRT only when configured
 
     return load_classifier(
         cfg.model.bundle_dir, cfg.model.signing_public_key, threads=cfg.pipeline.threads
@@ -58,7 +58,7 @@ def bundle_meta(classifier) -> dict | None:
 
 
 def make_delivery(cfg):
-    from device.delivery import Delivery  # issue 4's module: outbox + publisher
+    from device.delivery.service import Delivery  # issue 4's module: outbox + publisher
 
     delivery = Delivery.from_config(cfg)
     delivery.start()

@@ -17,11 +17,11 @@ import time
 from dataclasses import dataclass, field
 
 from device import __version__
-from device import questionnaires as qn
-from device.accumulator import SessionAccumulator
 from device.kiosk.stimulus import StimulusPack
-from device.summary import validate_summary
-from device.timeline import Timeline
+from device.session import questionnaires as qn
+from device.session.accumulator import SessionAccumulator
+from device.session.timeline import Timeline
+from device.wire.summary import validate_summary
 
 COMPLETE = "complete"
 INCOMPLETE = "incomplete"

@@ -26,7 +26,7 @@ import cv2
 
 from device.errors import InputError
 from device.fileio import sha256_file
-from device.timeline import CONDITIONS, Segment, Timeline
+from device.session.timeline import CONDITIONS, Segment, Timeline
 
 FORMAT = "emoface.stimulus/1"
 MANIFEST = "stimulus.json"

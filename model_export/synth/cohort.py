@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from device.errors import EmofaceError, InputError
-from device.timeline import Segment, Timeline
+from device.session.timeline import Segment, Timeline
 from model_export.synth import expressions
 from model_export.synth.face import IMAGE_SOURCE, base_face
 from model_export.synth.participant import ParticipantParams, draw_params
@@ -187,7 +187,7 @@ def _readme(spec: CohortSpec, people: list[ParticipantParams]) -> str:
 
 ## What is planted
 
-Regions are device.facemap.REGIONS (docs/facemap.md); 5 and 8 are the outer eye corners,
+Regions are device.vision.facemap.REGIONS (docs/facemap.md); 5 and 8 are the outer eye corners,
 6 and 7 the inner eye corners, 13 and 14 the mouth corners.
 
 {plants}

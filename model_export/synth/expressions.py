@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from device.facemap import REGIONS
+from device.vision.facemap import REGIONS
 
 CLASSES = ("BD", "MDD", "HC")
 EMOTIONS = ("happiness", "sadness", "anger", "fear")

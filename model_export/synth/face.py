@@ -59,7 +59,7 @@ def image_sha256(rgb: np.ndarray) -> str:
 
 def measure_landmarks(rgb: np.ndarray | None = None) -> np.ndarray:
     """68 points of the astronaut found by the kiosk's frame path (needs the landmark models)."""
-    from device.pipeline import FramePipeline
+    from device.vision.frame_path import FramePipeline
 
     rgb = load_image() if rgb is None else rgb
     result = FramePipeline().process(rgb)
@@ -73,7 +73,7 @@ def save_landmarks(pts68: np.ndarray, rgb: np.ndarray, path: Path = LANDMARKS_FI
     doc = {
         "source": IMAGE_SOURCE,
         "image_sha256": image_sha256(rgb),
-        "measured_with": "device.pipeline.FramePipeline().process(astronaut).pts68",
+        "measured_with": "device.vision.frame_path.FramePipeline().process(astronaut).pts68",
         "pts68": [[round(float(x), 3), round(float(y), 3)] for x, y in pts68],
     }
     text = json.dumps(doc, indent=1)

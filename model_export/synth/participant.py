@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from device.timeline import Timeline
+from device.session.timeline import Timeline
 from model_export.synth.expressions import EXPRESSION_FIELDS, segment_field
 
 BLINK_SECONDS = 0.26  # whole blink, lids down and up

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from device.errors import EmofaceError
-from device.timeline import Timeline
+from device.session.timeline import Timeline
 from model_export.synth.face import BaseFace
 from model_export.synth.participant import (
     ParticipantParams,

@@ -1,0 +1,1 @@
+"""Inference runtimes (LiteRT, ONNX Runtime) behind one small interface."""

@@ -1,0 +1,91 @@
+"""The frame path: one RGB frame in, one FrameResult out (landmarks, quality, features,
+classifier output). Holds only the tracker's state; everything it computes stays in RAM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from device.vision.alignment import align_face, alignment_matrix, transform_points
+from device.vision.face_landmarker import FaceLandmarker
+from device.vision.facemap import mp478_to_68
+from device.vision.features import CANONICAL_CROP, FEATURE_NAMES, frame_features, to_canonical
+from device.vision.headpose import head_pose
+from device.vision.quality import QualityThresholds, check, crop_stats
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    threads: int = 2
+    detect_interval: int = 15
+    iris: bool = True
+    model_dir: Path | None = None
+    quality: QualityThresholds = field(default_factory=QualityThresholds)
+
+    @classmethod
+    def from_device_config(cls, cfg) -> PipelineConfig:
+        p = cfg.pipeline
+        return cls(
+            threads=p.threads,
+            detect_interval=p.detect_interval,
+            model_dir=cfg.model.landmark_dir,
+            quality=QualityThresholds(
+                p.min_face_px, p.max_yaw_deg, p.max_pitch_deg, p.min_sharpness, p.min_brightness, p.max_brightness
+            ),
+        )
+
+
+@dataclass
+class FrameResult:
+    ok: bool  # passed the quality gate
+    reason: str | None  # why not (see device.vision.quality.REASONS)
+    pts68: np.ndarray | None = None  # 68x2 image pixels
+    canon: np.ndarray | None = None  # 68x2 canonical frame (see device.vision.features)
+    features: np.ndarray | None = None  # FEATURE_NAMES order
+    pose: tuple[float, float, float] | None = None
+    n_faces: int = 0
+    classifier: Any = None  # ClassifierOutput when a classifier is loaded and the frame passed
+
+    @property
+    def feature_dict(self) -> dict[str, float]:
+        return {} if self.features is None else dict(zip(FEATURE_NAMES, map(float, self.features), strict=True))
+
+
+class FramePipeline:
+    def __init__(self, config: PipelineConfig | None = None, classifier=None):
+        self.config = config or PipelineConfig()
+        self.landmarker = FaceLandmarker(
+            self.config.model_dir, self.config.threads, self.config.detect_interval, iris=self.config.iris
+        )
+        self.classifier = classifier
+
+    def reset(self) -> None:
+        """Forget the track (a new patient, a new video)."""
+        self.landmarker.reset()
+
+    def process(self, rgb: np.ndarray) -> FrameResult:
+        lm = self.landmarker.process(rgb)
+        if lm.points is None:
+            return FrameResult(False, "no_face", n_faces=max(lm.n_faces, 0))
+        pts68 = mp478_to_68(lm.points)[:, :2]
+        h, w = rgb.shape[:2]
+        pose = head_pose(pts68, w, h)
+        # One alignment serves the quality crop and the canonical frame of the features.
+        m = alignment_matrix(pts68, CANONICAL_CROP)
+        size = CANONICAL_CROP.size
+        grey = cv2.cvtColor(cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_LINEAR), cv2.COLOR_RGB2GRAY)
+        sharpness, brightness = crop_stats(grey)
+        reason = check(lm.n_faces, pts68, pose[0], pose[1], sharpness, brightness, self.config.quality)
+        canon = to_canonical(pts68, m)
+        iris = to_canonical(lm.points[468:478], m) if lm.points.shape[0] >= 478 else None
+        feats = frame_features(canon, iris, pose)
+        result = FrameResult(reason is None, reason, pts68, canon, feats, pose, lm.n_faces)
+        if reason is None and self.classifier is not None:
+            crop, m_cls = align_face(rgb, pts68, self.classifier.alignment)
+            result.classifier = self.classifier.infer(crop, transform_points(pts68, m_cls))
+        return result

@@ -1,0 +1,1 @@
+"""Helpers shared by the test folders: paths, the local mosquitto harness, fixtures."""
