@@ -4,14 +4,12 @@
 then picks the runtime the bundle offers (LiteRT first when both are there and installed:
 it is faster on the Pi's CPU). `infer` turns one aligned crop into class probabilities,
 the Self-Cure attention weight, and the exact CAM sampled at the landmarks.
-
-`ModelSlot` holds the classifier in use and swaps in an update only once the new bundle is
-installed and loaded; a refused update leaves the previous one running.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from device.errors import ModelError
 from device.models.bundle import BundleStore, VerifiedBundle, load_public_key, verify_bundle
 from device.models.class_activation import landmark_attention
+from device.models.runtimes import open_model
+from device.models.runtimes.providers import DEFAULT_PROVIDERS
 from device.vision.alignment import AlignmentParams
 
 log = logging.getLogger(__name__)
@@ -41,88 +41,64 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
-class _OnnxBackend:
-    def __init__(self, path: Path, spec: dict, threads: int):
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:
-            raise ModelError(
-                "onnxruntime is not installed (pip install 'emoface-edge[device]')"
-            ) from exc
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.log_severity_level = 3
-        try:
-            self.sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise ModelError(f"cannot load {path.name} in ONNX Runtime: {exc}") from exc
-        self.input = spec.get("input", self.sess.get_inputs()[0].name)
-        outs = spec.get("outputs", {})
-        self.names = [outs.get(k, k) for k in ("logits", "attention", "features")]
-        self.nhwc = spec.get("input_layout", "NCHW") == "NHWC"
+class ClassifierModel:
+    """The classifier network in one runtime: crop batch in, (logits, attention, feature
+    map C x h x w) out, whatever layout or output names the exported file uses.
 
-    def run(self, x: np.ndarray):
-        logits, att, feats = self.sess.run(self.names, {self.input: x})
-        return logits[0], float(np.ravel(att)[0]), feats[0]
+    ONNX files name their outputs (`spec["outputs"]` maps logits/attention/features to
+    names); LiteRT files are matched by shape: (1, K) logits, (1, 1) attention, 4-D
+    features. The exporter's parity check runs this same class, so a model that passes
+    parity is run on the kiosk exactly as it was checked.
+    """
 
-
-class _LiteRTBackend:
-    def __init__(self, path: Path, spec: dict, threads: int):
-        from device.models.runtimes import litert
-
-        if litert._Interpreter is None:
-            raise ModelError("no LiteRT interpreter installed (pip install ai-edge-litert)")
-        try:
-            self.it = litert._Interpreter(model_path=str(path), num_threads=threads)
-            self.it.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"cannot load {path.name} in LiteRT: {exc}") from exc
-        self.inp = self.it.get_input_details()[0]
+    def __init__(
+        self,
+        runtime: str,
+        path: Path,
+        spec: dict | None = None,
+        threads: int = 2,
+        providers: Sequence[str] = DEFAULT_PROVIDERS,
+    ):
+        spec = spec or {}
+        self.runtime = runtime
+        self.model = open_model(runtime, path, threads=threads, providers=providers)
         self.nhwc = spec.get("input_layout", "NCHW") == "NHWC"
         self.features_nhwc = spec.get("features_layout", "NCHW") == "NHWC"
-        # Outputs are matched by shape: (1, K) logits, (1, 1) attention, 4-D features.
-        self.out = {}
-        for d in self.it.get_output_details():
-            shape = tuple(d["shape"])
-            key = "features" if len(shape) == 4 else ("attention" if shape[-1] == 1 else "logits")
-            self.out[key] = d
-        if set(self.out) != {"logits", "attention", "features"}:
+        outs = spec.get("outputs", {})
+        names = {o.name: o for o in self.model.outputs}
+        self.names = {}
+        for key in ("logits", "attention", "features"):
+            if outs.get(key, key) in names:
+                self.names[key] = outs.get(key, key)
+        if len(self.names) < 3:  # match by shape
+            self.names = {}
+            for o in self.model.outputs:
+                key = "features" if len(o.shape) == 4 else ("attention" if o.shape[-1] == 1 else "logits")
+                self.names[key] = o.name
+        if set(self.names) != {"logits", "attention", "features"}:
             raise ModelError(
-                f"{path.name}: unexpected outputs {[tuple(d['shape']) for d in self.it.get_output_details()]}"
+                f"{Path(path).name}: unexpected outputs {[(o.name, o.shape) for o in self.model.outputs]}"
             )
 
-    @staticmethod
-    def _get(it, d) -> np.ndarray:
-        v = it.get_tensor(d["index"])
-        scale, zero = d.get("quantization", (0.0, 0))
-        if v.dtype != np.float32 and scale:
-            v = (v.astype(np.float32) - zero) * scale
-        return v
-
-    def run(self, x: np.ndarray):
-        d = self.inp
-        if d["dtype"] != np.float32:
-            scale, zero = d["quantization"]
-            x = np.clip(np.round(x / scale + zero), -128, 127).astype(d["dtype"])
-        self.it.set_tensor(d["index"], x)
-        self.it.invoke()
-        logits = self._get(self.it, self.out["logits"])[0]
-        att = float(np.ravel(self._get(self.it, self.out["attention"]))[0])
-        feats = self._get(self.it, self.out["features"])[0]
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+        out = self.model.run(x)
+        logits = out[self.names["logits"]][0]
+        att = float(np.ravel(out[self.names["attention"]])[0])
+        feats = out[self.names["features"]][0]
         if self.features_nhwc:
             feats = np.transpose(feats, (2, 0, 1))
         return logits, att, feats
-
-
-_BACKENDS = {"onnxruntime": _OnnxBackend, "litert": _LiteRTBackend}
 
 
 class Classifier:
     """One loaded bundle. `infer(crop, pts_in_crop)` on an aligned crop (see .alignment)."""
 
     def __init__(
-        self, bundle: VerifiedBundle, threads: int = 2, prefer: tuple[str, ...] = RUNTIME_PREFERENCE
+        self,
+        bundle: VerifiedBundle,
+        threads: int = 2,
+        prefer: tuple[str, ...] = RUNTIME_PREFERENCE,
+        providers: Sequence[str] = DEFAULT_PROVIDERS,
     ):
         m = bundle.manifest
         self.bundle_path = bundle.path
@@ -156,17 +132,18 @@ class Classifier:
                 f"model bundle {bundle.path}: head has shape {head.shape}, expected ({len(self.class_names)}, C+1)"
             )
         self.head_weights = head[:, :-1].astype(np.float32)
-        self.backend, self.runtime, self.model_spec = self._open(bundle, threads, prefer)
+        self.backend, self.runtime, self.model_spec = self._open(bundle, threads, prefer, providers)
 
     @staticmethod
-    def _open(bundle: VerifiedBundle, threads: int, prefer: tuple[str, ...]):
+    def _open(bundle: VerifiedBundle, threads: int, prefer: tuple[str, ...], providers: Sequence[str]):
         models = {mod["runtime"]: mod for mod in bundle.manifest["models"]}
         order = [r for r in prefer if r in models] + [r for r in models if r not in prefer]
         errors = []
         for rt in order:
             try:
                 spec = models[rt]
-                return _BACKENDS[rt](bundle.file(spec["file"]), spec, threads), rt, spec
+                model = ClassifierModel(rt, bundle.file(spec["file"]), spec, threads, providers)
+                return model, rt, spec
             except ModelError as exc:
                 errors.append(str(exc))
                 log.warning(
@@ -207,6 +184,7 @@ def load_classifier(
     signing_public_key: Path | str | Ed25519PublicKey,
     threads: int = 2,
     prefer: tuple[str, ...] = RUNTIME_PREFERENCE,
+    providers: Sequence[str] = DEFAULT_PROVIDERS,
 ) -> Classifier:
     """Verify and load a bundle. `bundle_dir` is either one bundle (has manifest.json) or a
     device model store (has current.json): then the installed bundle in use is loaded."""
@@ -216,37 +194,4 @@ def load_classifier(
         vb = verify_bundle(path, key)
     else:
         vb = BundleStore(path).current(key)
-    return Classifier(vb, threads, prefer)
-
-
-class ModelSlot:
-    """The classifier in use on a kiosk, backed by a model store. `update` installs and loads
-    a new bundle; when anything is refused the previous classifier stays loaded and installed."""
-
-    def __init__(
-        self, store_dir: Path | str, signing_public_key, threads: int = 2, prefer=RUNTIME_PREFERENCE
-    ):
-        self.store = BundleStore(store_dir)
-        self.key = load_public_key(signing_public_key)
-        self.threads = threads
-        self.prefer = prefer
-        self.classifier: Classifier | None = None
-        if self.store.current_record() is not None:
-            self.classifier = Classifier(self.store.current(self.key), threads, prefer)
-
-    def update(self, bundle_dir: Path | str) -> Classifier:
-        previous_record = self.store.current_record()
-        vb = self.store.install(bundle_dir, self.key)
-        try:
-            clf = Classifier(vb, self.threads, self.prefer)
-        except ModelError:
-            if (
-                previous_record is not None
-                and previous_record["manifest_sha256"] != vb.manifest_sha256
-            ):
-                from device.models.bundle import CURRENT, _write_json_atomically
-
-                _write_json_atomically(self.store.root / CURRENT, previous_record)
-            raise
-        self.classifier = clf
-        return clf
+    return Classifier(vb, threads, prefer, providers)

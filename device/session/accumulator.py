@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from device.session.running_stats import RunningStats, _r
+from device.session.running_stats import RunningStats, json_float
 from device.session.timeline import Segment, Timeline
 from device.vision.facemap import (
     LEFT_EYE_INNER,
@@ -202,17 +202,17 @@ class SessionAccumulator:
             "rejected": dict(sorted(b.rejected.items())),
             "features": b.features.describe(FEATURE_NAMES),
             "displacement": b.displacement.describe(DISPLACEMENT_NAMES),
-            "region_activity": {k: _r(v) for k, v in zip(REGION_KEYS, b.regions.means(), strict=True)},
-            "organ_activity": {k: _r(v) for k, v in zip(ORGAN_KEYS, b.organs.means(), strict=True)},
+            "region_activity": {k: json_float(v) for k, v in zip(REGION_KEYS, b.regions.means(), strict=True)},
+            "organ_activity": {k: json_float(v) for k, v in zip(ORGAN_KEYS, b.organs.means(), strict=True)},
             "blinks": b.blinks,
-            "blink_rate_per_min": _r(60.0 * b.blinks / duration) if duration and b.frames_used else None,
+            "blink_rate_per_min": json_float(60.0 * b.blinks / duration) if duration and b.frames_used else None,
         })
         if b.segment is not None and not b.segment.baseline and b.segment.condition is not None:
             ref = self._baseline_activity()
             amp = b.displacement.means()[-1] - ref[0] if ref is not None else np.nan
             out["response"] = {
-                "amplitude": _r(amp),
-                "latency_s": _r(b.onset_t - b.segment.start) if b.onset_t is not None else None,
+                "amplitude": json_float(amp),
+                "latency_s": json_float(b.onset_t - b.segment.start) if b.onset_t is not None else None,
             }
         if b.cls_frames:
             names = self.class_names or tuple(f"class_{i}" for i in range(len(b.cls_sum)))
@@ -221,12 +221,12 @@ class SessionAccumulator:
             k = int(np.nanargmax(probs)) if np.isfinite(probs).any() else 0
             out["classifier"] = {
                 "frames": b.cls_frames,
-                "probabilities": {n: _r(p) for n, p in zip(names, probs, strict=True)},
-                "attention_mean": _r(b.attention.means()[0]),
+                "probabilities": {n: json_float(p) for n, p in zip(names, probs, strict=True)},
+                "attention_mean": json_float(b.attention.means()[0]),
                 # where the evidence for the block's leading class sat (not a diagnosis)
                 "attention_class": names[k],
-                "region_attention": {k_: _r(v) for k_, v in zip(REGION_KEYS, b.region_att_sum[k] / weight, strict=True)},
-                "organ_attention": {k_: _r(v) for k_, v in zip(ORGAN_KEYS, b.organ_att_sum[k] / weight, strict=True)},
+                "region_attention": {k_: json_float(v) for k_, v in zip(REGION_KEYS, b.region_att_sum[k] / weight, strict=True)},
+                "organ_attention": {k_: json_float(v) for k_, v in zip(ORGAN_KEYS, b.organ_att_sum[k] / weight, strict=True)},
             }
         return out
 

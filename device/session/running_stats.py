@@ -48,15 +48,15 @@ class RunningStats:
             else:
                 out[name] = {
                     "n": int(self.n[i]),
-                    "mean": _r(self.mean[i]),
-                    "sd": _r(sd[i]),
-                    "min": _r(self.lo[i]),
-                    "max": _r(self.hi[i]),
+                    "mean": json_float(self.mean[i]),
+                    "sd": json_float(sd[i]),
+                    "min": json_float(self.lo[i]),
+                    "max": json_float(self.hi[i]),
                 }
         return out
 
 
-def _r(x: float) -> float | None:
+def json_float(x: float) -> float | None:
     """JSON-safe rounded float (NaN/inf become null)."""
     x = float(x)
     return round(x, 5) if math.isfinite(x) else None

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from device.models.runtimes.litert import TFLiteModel
+from device.models.runtimes import open_model
 
 INPUT = 128
 
@@ -81,7 +81,7 @@ def decode(regressors: np.ndarray, scores: np.ndarray, min_score: float, iou: fl
 
 class FaceDetector:
     def __init__(self, model_path: Path, threads: int = 2, min_score: float = 0.5):
-        self.model = TFLiteModel(model_path, threads)
+        self.model = open_model("litert", model_path, threads=threads)
         self.min_score = min_score
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from device.models.landmark_store import model_path
-from device.models.runtimes.litert import TFLiteModel
+from device.models.runtimes import open_model
 from device.vision.face_detector import Detection, FaceDetector
 
 MESH_INPUT = 192
@@ -106,12 +106,14 @@ class FaceLandmarker:
         iris: bool = True,
     ):
         self.detector = FaceDetector(model_path("face_detection", model_dir), threads)
-        self.mesh = TFLiteModel(model_path("face_landmark", model_dir), threads)
-        self.iris = TFLiteModel(model_path("iris_landmark", model_dir), threads) if iris else None
+        self.mesh = open_model("litert", model_path("face_landmark", model_dir), threads=threads)
+        self.iris = (
+            open_model("litert", model_path("iris_landmark", model_dir), threads=threads) if iris else None
+        )
         self.detect_interval = max(1, detect_interval)
         self.presence_threshold = presence_threshold
-        self._mesh_out = next(n for n in self.mesh.outputs if "21" in n)
-        self._flag_out = next(n for n in self.mesh.outputs if "31" in n)
+        self._mesh_out = next(n for n in self.mesh.output_names if "21" in n)
+        self._flag_out = next(n for n in self.mesh.output_names if "31" in n)
         self.reset()
 
     def reset(self) -> None:

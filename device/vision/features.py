@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from device.vision.alignment import AlignmentParams, alignment_matrix, template, transform_points
+from device.vision.alignment import AlignmentParams, template, transform_points
 from device.vision.facemap import (
     LEFT_EYE,
     LOWER_LIP_INNER,
@@ -40,11 +40,6 @@ FEATURE_INDEX = {n: i for i, n in enumerate(FEATURE_NAMES)}
 def to_canonical(points: np.ndarray, crop_matrix: np.ndarray) -> np.ndarray:
     """Points (N, 2+) into the canonical frame, given the image -> CANONICAL_CROP matrix."""
     return transform_points(points, crop_matrix) / _UNIT
-
-
-def canonical_shape(pts68: np.ndarray) -> np.ndarray:
-    """68x2 points in the canonical frame (unit = template eye-centre distance)."""
-    return to_canonical(pts68, alignment_matrix(pts68, CANONICAL_CROP))
 
 
 def eye_aspect_ratio(eye: np.ndarray) -> float:

@@ -1,50 +1,69 @@
-"""The LiteRT interpreter, from ai-edge-litert, or tflite-runtime on systems stuck on numpy < 2.
-
-Both expose the same `Interpreter`; which one loaded is reported by `BACKEND`.
-"""
+"""LiteRT back-end: ai-edge-litert's interpreter, or tflite-runtime on systems held at
+numpy < 2 (tflite-runtime 2.14 does not import under numpy 2)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from device.errors import ModelError
+from device.models.runtimes import Runtime, TensorInfo, register
+from device.models.runtimes.providers import DEFAULT_PROVIDERS
 
 try:  # preferred: works with numpy 2
-    from ai_edge_litert.interpreter import Interpreter as _Interpreter
-
-    BACKEND = "ai-edge-litert"
-except ImportError:  # pragma: no cover - fallback for old systems
+    from ai_edge_litert.interpreter import Interpreter
+except ImportError:  # pragma: no cover - older systems ship tflite-runtime instead
     try:
-        from tflite_runtime.interpreter import Interpreter as _Interpreter
-
-        BACKEND = "tflite-runtime"
+        from tflite_runtime.interpreter import Interpreter
     except ImportError:
-        _Interpreter = None
-        BACKEND = None
+        Interpreter = None
 
 
-class TFLiteModel:
-    """One float32 model with one input; outputs returned by name as copies."""
+@register
+class LiteRTRuntime(Runtime):
+    key = "litert"
+    suffix = ".tflite"
 
-    def __init__(self, path: Path, threads: int = 2):
-        if _Interpreter is None:
-            raise ModelError(
+    @classmethod
+    def why_unavailable(cls) -> str | None:
+        if Interpreter is None:
+            return (
                 "no LiteRT interpreter: install ai-edge-litert (pip install 'emoface-edge[device]'), "
                 "or tflite-runtime on systems with numpy < 2"
             )
+        return None
+
+    def __init__(self, path: Path, threads: int = 2, providers: Sequence[str] = DEFAULT_PROVIDERS):
+        # providers are ONNX Runtime's; LiteRT runs on the CPU with XNNPACK here
         try:
-            self._it = _Interpreter(model_path=str(path), num_threads=threads)
+            self._it = Interpreter(model_path=str(path), num_threads=threads)
             self._it.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"cannot load {path}: {exc}") from exc
-        inp = self._it.get_input_details()[0]
-        self.input_index = inp["index"]
-        self.input_shape = tuple(int(x) for x in inp["shape"])
-        self.outputs = {d["name"]: d["index"] for d in self._it.get_output_details()}
+            raise ModelError(f"cannot load {path} in LiteRT: {exc}") from exc
+        self._in = self._it.get_input_details()[0]
+        self._out = self._it.get_output_details()
+        self.inputs = [_info(self._in)]
+        self.outputs = [_info(d) for d in self._out]
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        self._it.set_tensor(self.input_index, x)
+        d = self._in
+        if d["dtype"] != np.float32:
+            scale, zero = d["quantization"]
+            info = np.iinfo(d["dtype"])
+            x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(d["dtype"])
+        self._it.set_tensor(d["index"], x)
         self._it.invoke()
-        return {name: self._it.get_tensor(idx) for name, idx in self.outputs.items()}
+        return {o["name"]: _dequantise(self._it.get_tensor(o["index"]), o) for o in self._out}
+
+
+def _info(d: dict) -> TensorInfo:
+    return TensorInfo(d["name"], tuple(int(v) for v in d["shape"]), np.dtype(d["dtype"]))
+
+
+def _dequantise(v: np.ndarray, d: dict) -> np.ndarray:
+    scale, zero = d.get("quantization", (0.0, 0))
+    if v.dtype != np.float32 and scale:
+        return (v.astype(np.float32) - zero) * np.float32(scale)
+    return v

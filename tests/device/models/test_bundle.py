@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from device.errors import ModelError
 from device.models.bundle import BundleStore, verify_bundle
-from device.models.classifier import ModelSlot, load_classifier
+from device.models.classifier import load_classifier
 from model_export.signing import public_pem
 
 
@@ -74,54 +74,54 @@ def test_missing_signature_and_bad_key_file(make_bundle, keypair, tmp_path):
         verify_bundle(make_bundle("c"), bad)
 
 
-def _refused_update_keeps_previous(slot: ModelSlot, bad_dir, match: str):
-    before = slot.classifier
-    rec_before = slot.store.current_record()
+def _refused_update_keeps_previous(store: BundleStore, key, bad_dir, match: str):
+    rec_before = store.current_record()
     with pytest.raises(ModelError, match=match):
-        slot.update(bad_dir)
-    assert slot.classifier is before, "the previously loaded classifier must stay in use"
-    assert slot.store.current_record() == rec_before, "the installed bundle must not change"
-    out = slot.classifier.infer(np.full((112, 112, 3), 128, np.uint8), np.full((68, 2), 56.0))
+        store.install(bad_dir, key)
+    assert store.current_record() == rec_before, "the installed bundle must not change"
+    clf = load_classifier(store.root, key, threads=1)
+    assert clf.version == rec_before["version"], "the previous bundle must stay in use"
+    out = clf.infer(np.full((112, 112, 3), 128, np.uint8), np.full((68, 2), 56.0))
     assert out.probs.shape == (3,)
 
 
-def test_model_slot_keeps_last_good_bundle(make_bundle, keypair, tmp_path):
-    store = tmp_path / "store"
-    slot = ModelSlot(store, keypair[2], threads=1)
-    assert slot.classifier is None
-    slot.update(make_bundle("v2", version=2))
-    assert slot.classifier.version == 2
+def test_store_keeps_last_good_bundle(make_bundle, keypair, tmp_path):
+    store = BundleStore(tmp_path / "store")
+    key = keypair[2]
+    assert store.current_record() is None
+    store.install(make_bundle("v2", version=2), key)
+    assert load_classifier(store.root, key, threads=1).version == 2
 
     tampered = make_bundle("t", version=3)
     (tampered / "classifier_head.npy").write_bytes(
         b"\x00" * (tampered / "classifier_head.npy").stat().st_size
     )
-    _refused_update_keeps_previous(slot, tampered, "does not match its SHA-256")
+    _refused_update_keeps_previous(store, key, tampered, "does not match its SHA-256")
 
     manifest_edit = make_bundle("m", version=3)
     m = json.loads((manifest_edit / "manifest.json").read_text())
     m["version"] = 4
     (manifest_edit / "manifest.json").write_text(json.dumps(m))
-    _refused_update_keeps_previous(slot, manifest_edit, "signature is not valid")
+    _refused_update_keeps_previous(store, key, manifest_edit, "signature is not valid")
 
     _refused_update_keeps_previous(
-        slot,
+        store,
+        key,
         make_bundle("k", version=3, key=Ed25519PrivateKey.generate()),
         "signature is not valid",
     )
-    _refused_update_keeps_previous(slot, make_bundle("d", version=1), "downgrade refused")
+    _refused_update_keeps_previous(store, key, make_bundle("d", version=1), "downgrade refused")
     _refused_update_keeps_previous(
-        slot,
+        store,
+        key,
         make_bundle("same", version=2, bundle_id="other"),
         "already installed with different contents",
     )
 
-    slot.update(make_bundle("v5", version=5))
-    assert slot.classifier.version == 5
+    store.install(make_bundle("v5", version=5), key)
     # a fresh process (reboot) loads the installed bundle from the store
-    assert ModelSlot(store, keypair[2], threads=1).classifier.version == 5
-    assert load_classifier(store, keypair[2], threads=1).version == 5
-    assert slot.store.current_record()["previous"]["version"] == 2
+    assert load_classifier(tmp_path / "store", key, threads=1).version == 5
+    assert BundleStore(tmp_path / "store").current_record()["previous"]["version"] == 2
 
 
 def test_store_detects_files_changed_after_install(make_bundle, keypair, tmp_path):

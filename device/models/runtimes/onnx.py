@@ -1,0 +1,59 @@
+"""ONNX Runtime back-end, with execution providers from config (CPU everywhere; CUDA or
+TensorRT on a Jetson whose onnxruntime build has them; see providers.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from device.errors import ModelError
+from device.models.runtimes import Runtime, TensorInfo, register
+from device.models.runtimes.providers import DEFAULT_PROVIDERS, select_providers
+
+try:
+    import onnxruntime as ort
+except ImportError:  # a kiosk may ship LiteRT only
+    ort = None
+
+_DTYPES = {"tensor(float)": np.float32, "tensor(int8)": np.int8, "tensor(uint8)": np.uint8}
+
+
+@register
+class OnnxRuntime(Runtime):
+    key = "onnxruntime"
+    suffix = ".onnx"
+
+    @classmethod
+    def why_unavailable(cls) -> str | None:
+        if ort is None:
+            return "onnxruntime is not installed (pip install 'emoface-edge[device]')"
+        return None
+
+    def __init__(self, path: Path, threads: int = 2, providers: Sequence[str] = DEFAULT_PROVIDERS):
+        try:
+            chosen = select_providers(providers, ort.get_available_providers())
+        except ValueError as exc:
+            raise ModelError(str(exc)) from exc
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(path), so, providers=chosen)
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise ModelError(f"cannot load {path} in ONNX Runtime: {exc}") from exc
+        self.providers = self.session.get_providers()
+        self.inputs = [_info(a) for a in self.session.get_inputs()]
+        self.outputs = [_info(a) for a in self.session.get_outputs()]
+        self._input = self.inputs[0].name
+        self._names = [o.name for o in self.outputs]
+
+    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        return dict(zip(self._names, self.session.run(self._names, {self._input: x}), strict=True))
+
+
+def _info(arg) -> TensorInfo:
+    shape = tuple(int(v) if isinstance(v, int) else -1 for v in arg.shape)
+    return TensorInfo(arg.name, shape, np.dtype(_DTYPES.get(arg.type, np.float32)))
