@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from device.delivery.keys import (
     key_id,
     load_private_key,
-    load_public_key,
     public_pem,
     write_private_key,
     write_public_key,
@@ -292,7 +291,3 @@ def revoke(clinic: Clinic, device_id: str, ca_passphrase: bytes | None = None) -
     write_atomic(
         clinic.crl, pki.pem(pki.make_crl(ca_key, ca_cert, registry.revoked_serials())), 0o644
     )
-
-
-def load_signing_pub(path: Path) -> Ed25519PublicKey:
-    return load_public_key(path, Ed25519PublicKey)

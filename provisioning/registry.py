@@ -18,14 +18,15 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from device.errors import InputError
 from device.fileio import write_atomic
-from device.wire.envelope import DEVICE_ID_RE, EnvelopeError
+from device.wire.envelope import EnvelopeError
+from device.wire.topics import is_device_id
 
 FORMAT = "emoface.devices/1"
 
 
 def check_device_id(device_id: str) -> str:
     """Device ids are MQTT topic levels and certificate names: [a-z0-9-] only."""
-    if not isinstance(device_id, str) or not DEVICE_ID_RE.fullmatch(device_id):
+    if not is_device_id(device_id):
         raise InputError(
             f"device id {device_id!r}: use 1-63 characters from a-z, 0-9 and '-', "
             "starting with a letter or digit (no MQTT wildcards, no upper case)"

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from device.errors import EmofaceError, InputError
+from device.wire.topics import RECEIVER_GROUP, SUMMARY, shared_subscription
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +36,13 @@ def register(sub) -> None:
     r = rs.add_parser(
         "run",
         help="receive summaries until stopped (Ctrl-C / SIGTERM)",
-        description="Subscribes to $share/GROUP/emoface/+/summary with the clinic's "
+        description=f"Subscribes to {shared_subscription(SUMMARY, 'GROUP')} with the clinic's "
         "receiver certificate, checks every envelope, stores each summary once and then "
         "acknowledges it. Run several with the same --group to split the load.",
     )
     store_args(r, clinic_required=True)
     r.add_argument("--broker", help="broker URL (default: the clinic's)")
-    r.add_argument("--group", default="emoface-receivers", help="shared subscription group")
+    r.add_argument("--group", default=RECEIVER_GROUP, help="shared subscription group")
     add_passphrase_args(r, "the clinic HPKE key")
     r.set_defaults(func=_run)
 
@@ -91,7 +92,7 @@ def _intake_factory(args):
 
 
 def _run(args) -> int:
-    from device.delivery.publisher import BrokerSettings
+    from device.delivery.mqtt_loop import BrokerSettings
     from receiver.service import ReceiverService
 
     clinic, factory = _intake_factory(args)

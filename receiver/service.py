@@ -8,7 +8,8 @@ counted, recorded in the store, and never stops the receiver. A resend of a summ
 already stored is counted as "replay" too, but acknowledged again (its first ack may have
 been lost), never stored twice.
 
-`ReceiverService` runs on its own thread: a paho MQTT v5 client over TLS subscribed to the
+`ReceiverService` runs on its own thread, on the shared connection loop
+(`device.delivery.mqtt_loop.MqttWorker`): a paho MQTT v5 client over TLS subscribed to the
 shared subscription `$share/<group>/emoface/+/summary`, so several receivers split the
 load. Messages that arrive together are stored in one transaction, and their acks go out
 only after that transaction commits.
@@ -19,8 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
-import ssl
 import threading
 import time
 from collections import Counter
@@ -28,25 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import MQTTErrorCode
 
-from device.delivery.publisher import Backoff, BrokerSettings, ack_topic, make_client
+from device.delivery.mqtt_loop import BrokerSettings, MqttWorker
 from device.wire.envelope import EnvelopeError, Header, open_envelope
+from device.wire.summary import validate_summary
+from device.wire.topics import ACK, RECEIVER_GROUP, SUMMARY, shared_subscription
 from provisioning.registry import DeviceKeys
 from receiver.store import Store
 
 log = logging.getLogger(__name__)
-
-TOPIC_RE = re.compile(r"emoface/([a-z0-9][a-z0-9-]{0,62})/summary")
-SUBSCRIPTION = "emoface/+/summary"
-
-
-def _validate_summary(summary: dict) -> None:
-    try:
-        from device.wire.summary import validate_summary
-    except ImportError:  # pragma: no cover
-        return
-    validate_summary(summary)
 
 
 @dataclass
@@ -78,10 +67,9 @@ class Intake:
         received = time.time()
         topic_device = None
         if topic is not None:
-            m = TOPIC_RE.fullmatch(topic)
-            if not m:
+            topic_device = SUMMARY.device_of(topic)
+            if topic_device is None:
                 return self._reject("topic", None, None, f"unexpected topic {topic!r}")
-            topic_device = m.group(1)
         try:
             header, summary = open_envelope(payload, self.hpke_key, self.keys)
         except EnvelopeError as exc:
@@ -97,7 +85,7 @@ class Intake:
                 f"header says {header.device_id}, topic says {topic_device}",
             )
         try:
-            _validate_summary(summary)
+            validate_summary(summary)
         except Exception as exc:
             return self._reject("schema", header.device_id, header.message_id, str(exc))
         seen = self.store.existing(header)
@@ -140,42 +128,44 @@ class Intake:
             return dict(self.counters)
 
 
-class ReceiverService:
+class ReceiverService(MqttWorker):
     """Background MQTT receiver; `start()`, `ready.wait()`, `stop()`."""
+
+    thread_name = "emoface-receiver"
+    role = "receiver"
+    subscription_label = "subscription"
+    logger = log
 
     def __init__(
         self,
         broker: BrokerSettings,
         intake_factory,
-        group: str = "emoface-receivers",
+        group: str = RECEIVER_GROUP,
         client_id: str | None = None,
     ):
-        self.broker = broker
+        super().__init__(broker, client_id or f"emoface-receiver-{time.time_ns() % 10**9}")
         self.intake_factory = intake_factory  # called on the service thread (SQLite)
         self.group = group
-        self.client_id = client_id or f"emoface-receiver-{time.time_ns() % 10**9}"
-        self.ready = threading.Event()  # subscribed
         self.intake: Intake | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._pending: list[tuple[str, bytes]] = []
-        self._client: mqtt.Client | None = None
         self.error: str | None = None
         self._started = threading.Event()
 
     def start(self, timeout: float = 10.0) -> ReceiverService:
-        self._thread = threading.Thread(target=self._run, name="emoface-receiver", daemon=True)
-        self._thread.start()
+        self.start_thread()
         self._started.wait(timeout)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout)
+        super().stop(timeout)
 
     def counters(self) -> dict[str, int]:
         return self.intake.snapshot() if self.intake else {}
+
+    # -- service thread: the loop's hooks -------------------------------------------------
+    @property
+    def subscription(self) -> str:
+        return shared_subscription(SUMMARY, self.group)
 
     def _run(self) -> None:
         try:
@@ -186,78 +176,26 @@ class ReceiverService:
             self._started.set()
             return
         self._started.set()
-        backoff = Backoff()
         try:
-            while not self._stop.is_set():
-                if self._client is None and not self._connect():
-                    self._stop.wait(backoff.next())
-                    continue
-                rc = self._client.loop(timeout=0.02)
-                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                    self._drop(f"connection lost ({mqtt.error_string(rc)})")
-                    self._stop.wait(backoff.next())
-                    continue
-                if self.ready.is_set():
-                    backoff.reset()
-                if self._pending:
-                    self._process()
+            self.serve()
         finally:
-            if self._client is not None:
-                try:
-                    self._client.disconnect()
-                    self._client.loop(timeout=0.1)
-                except Exception:
-                    pass
-                self._drop(None)
             self.intake.store.close()
 
-    def _connect(self) -> bool:
-        client = make_client(self.broker, self.client_id)
-        client.on_connect = self._on_connect
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
-        client.on_disconnect = lambda *a: self.ready.clear()
+    def configure(self, client: mqtt.Client) -> None:
         client.max_inflight_messages_set(1000)
-        try:
-            client.connect(self.broker.host, self.broker.port, keepalive=self.broker.keepalive)
-        except (OSError, ssl.SSLError) as exc:
-            log.warning("cannot reach broker %s: %s", self.broker.url, exc)
-            self.error = str(exc)
-            return False
-        self._client = client
-        return True
 
-    def _drop(self, why: str | None) -> None:
-        if why:
-            log.warning("broker %s: %s", self.broker.url, why)
-        self.ready.clear()
-        if self._client is not None:
-            try:
-                sock = self._client.socket()
-                if sock:
-                    sock.close()
-            except Exception:
-                pass
-        self._client = None
+    def report(self, error: str | None) -> None:
+        self.error = error
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
-            self.error = f"broker refused connection: {reason_code}"
-            log.error(self.error)
-            return
-        client.subscribe(f"$share/{self.group}/{SUBSCRIPTION}", qos=1)
+    def on_connected(self) -> None:
+        log.info("receiver subscribed to %s", self.subscription)
 
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
-        if any(rc.is_failure for rc in reason_codes):
-            self.error = f"subscription refused: {reason_codes[0]}"
-            log.error(self.error)
-            return
-        self.error = None
-        self.ready.set()
-        log.info("receiver subscribed to $share/%s/%s", self.group, SUBSCRIPTION)
-
-    def _on_message(self, client, userdata, msg) -> None:
+    def on_message(self, msg: mqtt.MQTTMessage) -> None:
         self._pending.append((msg.topic, bytes(msg.payload)))
+
+    def on_tick(self) -> None:
+        if self._pending:
+            self._process()
 
     def _process(self) -> None:
         batch, self._pending = self._pending, []
@@ -278,7 +216,7 @@ class ReceiverService:
             return
         for h in acks:
             self._client.publish(
-                ack_topic(h.device_id),
+                ACK.for_device(h.device_id),
                 json.dumps({"message_id": h.message_id, "status": "stored"}),
                 qos=1,
             )

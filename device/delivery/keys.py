@@ -100,7 +100,9 @@ def load_private_key(path: Path, kind: type | tuple = (), passphrase: bytes | No
     return key
 
 
-def load_public_key(path: Path, kind: type | tuple = ()):
+def load_public_key(path: Path, kind: type | tuple = (), accept_private: bool = False):
+    """A PEM public key of `kind`; with `accept_private`, an unencrypted private key PEM
+    stands for its public half (a workstation may pin the signing key file it holds)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -109,7 +111,12 @@ def load_public_key(path: Path, kind: type | tuple = ()):
     try:
         key = serialization.load_pem_public_key(data)
     except ValueError as exc:
-        raise KeyFileError(f"{path}: not a valid PEM public key") from exc
+        try:
+            if not accept_private:
+                raise
+            key = serialization.load_pem_private_key(data, password=None).public_key()
+        except (ValueError, TypeError):
+            raise KeyFileError(f"{path}: not a valid PEM public key") from exc
     if kind and not isinstance(key, kind):
         raise KeyFileError(f"{path}: expected {_names(kind)}, found {type(key).__name__}")
     return key

@@ -157,10 +157,6 @@ class Outbox:
         ).fetchall()
         return [OutboxItem(*r) for r in rows]
 
-    def next_due_time(self) -> float | None:
-        row = self.db.execute("SELECT min(next_attempt) FROM items").fetchone()
-        return row[0]
-
     def mark_sent(self, schedule: dict[str, float]) -> None:
         """Record a send attempt: {message_id: when to retry if no ack has come}."""
         if not schedule:

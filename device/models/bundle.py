@@ -29,9 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from device.delivery.keys import KeyFileError
+from device.delivery.keys import load_public_key as read_public_key
 from device.errors import ModelError
 from device.fileio import sha256_file, write_atomic
 
@@ -82,25 +83,14 @@ class VerifiedBundle:
 
 
 def load_public_key(key: Path | str | Ed25519PublicKey) -> Ed25519PublicKey:
-    """The pinned model-signing public key (PEM file, or a private key PEM whose public half is used)."""
+    """The pinned model-signing public key (PEM file, or a private key PEM whose public half
+    is used); a bad key is a ModelError (exit 4) since no bundle can be verified without it."""
     if isinstance(key, Ed25519PublicKey):
         return key
-    path = Path(key)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"model-signing key {path}: cannot read ({exc.strerror})") from exc
-    try:
-        pub = serialization.load_pem_public_key(data)
-    except ValueError:
-        try:
-            priv = serialization.load_pem_private_key(data, password=None)
-        except (ValueError, TypeError) as exc:
-            raise ModelError(f"model-signing key {path}: not an Ed25519 PEM key") from exc
-        pub = priv.public_key()
-    if not isinstance(pub, Ed25519PublicKey):
-        raise ModelError(f"model-signing key {path}: not an Ed25519 key")
-    return pub
+        return read_public_key(Path(key), Ed25519PublicKey, accept_private=True)
+    except KeyFileError as exc:
+        raise ModelError(f"model-signing key {exc}") from exc
 
 
 def sign_manifest(bundle_dir: Path, manifest: dict, private_key: Ed25519PrivateKey) -> str:

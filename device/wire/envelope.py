@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from device.errors import EmofaceError
+from device.wire.topics import is_device_id
 
 MAGIC = b"EMFE"
 FORMAT_VERSION = 1
@@ -51,7 +52,6 @@ TAG_LEN = 16
 _PREFIX = struct.Struct(">4sBH")
 SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
 
-DEVICE_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _HEX16 = re.compile(r"[0-9a-f]{16}")
 MAX_SEQ = 2**53  # exact in every JSON reader
@@ -114,8 +114,7 @@ class Header:
         """Raise EnvelopeError("header") unless every field is in range."""
         ok = (
             self.schema_version == FORMAT_VERSION
-            and isinstance(self.device_id, str)
-            and DEVICE_ID_RE.fullmatch(self.device_id)
+            and is_device_id(self.device_id)
             and isinstance(self.key_id, str)
             and _HEX16.fullmatch(self.key_id)
             and isinstance(self.boot_id, str)

@@ -40,11 +40,6 @@ class Topic:
         """Every device's topic of this kind (`emoface/+/<leaf>`), for the receiver and ACL."""
         return f"{ROOT}/+/{self.leaf}"
 
-    @property
-    def acl_pattern(self) -> str:
-        """The mosquitto ACL `pattern` form: %u is the client's user name (its device id)."""
-        return f"{ROOT}/%u/{self.leaf}"
-
     def device_of(self, topic: str) -> str | None:
         """The device id in a topic of this kind, or None when it is not one."""
         m = re.fullmatch(rf"{ROOT}/({DEVICE_ID_PATTERN})/{re.escape(self.leaf)}", topic)

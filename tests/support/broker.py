@@ -18,7 +18,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-
 class LocalBroker:
     """A mosquitto process on 127.0.0.1 for tests and benches: start, stop, restart."""
 

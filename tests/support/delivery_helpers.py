@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from device.config import load_config
-from device.delivery.publisher import BrokerSettings
+from device.delivery.mqtt_loop import BrokerSettings
 from device.delivery.service import Delivery
 from provisioning.clinic import Clinic
 from receiver.store import Store
@@ -74,7 +74,7 @@ def raw_publish(
     """Publish with a bare MQTT v5 client; returns the PUBACK reason code of each message."""
     import threading
 
-    from device.delivery.publisher import make_client
+    from device.delivery.mqtt_loop import make_client
 
     done: dict[int, object] = {}
     ev = threading.Event()
@@ -106,7 +106,7 @@ class Listener:
     def __init__(self, settings: BrokerSettings, client_id: str, topics: list[str]):
         import threading
 
-        from device.delivery.publisher import make_client
+        from device.delivery.mqtt_loop import make_client
 
         self.messages: list[tuple[str, bytes]] = []
         self.suback = threading.Event()

@@ -1,5 +1,6 @@
-"""Fixtures for the export tests: a small real network exported to ONNX, and a factory of
-signed bundles built from it with the real exporter and signer."""
+"""Fixtures for the export tests: a small real network exported to ONNX, the same network
+exported once per format of model_export.formats (INT8, through the parity run), and a
+factory of signed bundles built from it with the real exporter and signer."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from device.vision.alignment import AlignmentParams
 from model_export.bundle_build import build_bundle
+from model_export.formats import FORMATS, Exported, ExportJob, ModelFile, export_with_parity
 from model_export.model import ModelConfig, ResNet18SCN
 from model_export.onnx_export import export_onnx
 from model_export.signing import create_dev_key, public_path
+from model_export.train import predict_logits
 
 SIZE = 112
 
@@ -60,19 +63,11 @@ def make_bundle(model, onnx_fp32, keypair, tmp_path):
         key: Ed25519PrivateKey | None = None,
         bundle_id: str = "test-bundle",
     ) -> Path:
-        spec = {
-            "runtime": "onnxruntime",
-            "path": onnx_fp32,
-            "precision": "fp32",
-            "input": "input",
-            "outputs": {"logits": "logits", "attention": "attention", "features": "features"},
-            "input_layout": "NCHW",
-            "features_layout": "NCHW",
-        }
+        spec = {"precision": "fp32", "format": "onnx-fp32"}
         out, _ = build_bundle(
             tmp_path / name,
             model,
-            [spec],
+            [ModelFile("onnx", onnx_fp32, spec)],
             AlignmentParams(size=SIZE),
             ("BD", "MDD", "HC"),
             {"accuracy": 0.5, "held_out_participants": 3},
@@ -89,3 +84,24 @@ def make_bundle(model, onnx_fp32, keypair, tmp_path):
 def crops() -> np.ndarray:
     rng = np.random.default_rng(0)
     return rng.integers(0, 256, size=(6, SIZE, SIZE, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope="session")
+def calibration() -> np.ndarray:
+    rng = np.random.default_rng(3)
+    return rng.integers(0, 256, size=(16, SIZE, SIZE, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope="session", params=list(FORMATS))
+def exported(request, model, crops, calibration, tmp_path_factory) -> Exported:
+    """The small network as INT8 in each format (one export per format and test session),
+    checked against torch on `crops` through the kiosk's runtime. A format whose tools are
+    missing fails here: CI installs every export extra."""
+    fmt = FORMATS[request.param]
+    why = fmt.why_unavailable()
+    assert why is None, f"{fmt.key} export tools missing: {why}"
+    job = ExportJob(model, SIZE, tmp_path_factory.mktemp(fmt.key), calibration, threads=1)
+    reference, _ = predict_logits(model, crops)
+    # 6 random crops: the 99 % gate would refuse one flipped near-tie; the figures are
+    # checked in the tests instead
+    return export_with_parity(fmt, job, crops, reference, min_agreement=0.0)

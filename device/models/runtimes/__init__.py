@@ -33,13 +33,14 @@ class Runtime:
 
     key: str = ""  # registry key, e.g. "litert"
     suffix: str = ""  # model file suffix this back-end reads, e.g. ".tflite"
+    missing: str | None = None  # set at import when the back-end's package is absent
     inputs: list[TensorInfo]
     outputs: list[TensorInfo]
 
     @classmethod
     def why_unavailable(cls) -> str | None:
         """None when this back-end can run here, else what to install."""
-        raise NotImplementedError
+        return cls.missing
 
     def __init__(self, path: Path, threads: int = 2, providers: Sequence[str] = DEFAULT_PROVIDERS):
         raise NotImplementedError

@@ -25,15 +25,12 @@ except ImportError:  # pragma: no cover - older systems ship tflite-runtime inst
 class LiteRTRuntime(Runtime):
     key = "litert"
     suffix = ".tflite"
-
-    @classmethod
-    def why_unavailable(cls) -> str | None:
-        if Interpreter is None:
-            return (
-                "no LiteRT interpreter: install ai-edge-litert (pip install 'emoface-edge[device]'), "
-                "or tflite-runtime on systems with numpy < 2"
-            )
-        return None
+    missing = (
+        None
+        if Interpreter is not None
+        else "no LiteRT interpreter: install ai-edge-litert (pip install 'emoface-edge[device]'), "
+        "or tflite-runtime on systems with numpy < 2"
+    )
 
     def __init__(self, path: Path, threads: int = 2, providers: Sequence[str] = DEFAULT_PROVIDERS):
         # providers are ONNX Runtime's; LiteRT runs on the CPU with XNNPACK here

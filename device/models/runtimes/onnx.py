@@ -24,12 +24,7 @@ _DTYPES = {"tensor(float)": np.float32, "tensor(int8)": np.int8, "tensor(uint8)"
 class OnnxRuntime(Runtime):
     key = "onnxruntime"
     suffix = ".onnx"
-
-    @classmethod
-    def why_unavailable(cls) -> str | None:
-        if ort is None:
-            return "onnxruntime is not installed (pip install 'emoface-edge[device]')"
-        return None
+    missing = None if ort is not None else "onnxruntime is not installed (pip install 'emoface-edge[device]')"
 
     def __init__(self, path: Path, threads: int = 2, providers: Sequence[str] = DEFAULT_PROVIDERS):
         try:

@@ -84,10 +84,6 @@ def test_a_new_backend_is_one_class_and_one_register(tmp_path):
     class Echo(Runtime):
         key, suffix = "echo", ".echo"
 
-        @classmethod
-        def why_unavailable(cls):
-            return None
-
         def __init__(self, path, threads=2, providers=DEFAULT_PROVIDERS):
             self.inputs = self.outputs = []
 
@@ -111,11 +107,7 @@ def test_a_new_backend_is_one_class_and_one_register(tmp_path):
 def test_an_unavailable_backend_says_what_to_install():
     @register
     class Missing(Runtime):
-        key, suffix = "missing", ".missing"
-
-        @classmethod
-        def why_unavailable(cls):
-            return "pip install missing-runtime"
+        key, suffix, missing = "missing", ".missing", "pip install missing-runtime"
 
     try:
         with pytest.raises(ModelError, match="missing unavailable: pip install missing-runtime"):
