@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,6 +96,25 @@ def test_the_device_id_rule_is_written_once():
 
 
 def test_topic_strings_are_built_in_one_place():
-    literal = re.compile(r"""f?["']emoface/(\{|\+|%u)""")
+    """No code string spells a topic (`"emoface/{id}/..."`, `"emoface/+/..."`): only
+    device/wire/topics.py builds them, from its ROOT."""
+    literal = re.compile(r"""f?["']emoface/(\{|\+|%u|#)""")
     holders = [str(p.relative_to(REPO)) for p in sources(*ROLES) if literal.search(p.read_text())]
-    assert holders == ["device/wire/topics.py"]
+    assert holders == []
+    assert 'ROOT = "emoface"' in (REPO / "device/wire/topics.py").read_text()
+
+
+def test_importing_the_clinic_roles_loads_nothing_else_of_device():
+    """The static check above, confirmed at run time: what the import really loads."""
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "for role in ('receiver', 'provisioning'):\n"
+        "    pkg = importlib.import_module(role)\n"
+        "    for m in pkgutil.iter_modules(pkg.__path__):\n"
+        "        importlib.import_module(f'{role}.{m.name}')\n"
+        "print('\\n'.join(m for m in sys.modules if m.startswith('device.')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out and [m for m in out if not ALLOWED_FROM_CLINIC.fullmatch(m)] == []

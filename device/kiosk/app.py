@@ -1,9 +1,15 @@
-"""The kiosk application: the pygame loop, the current screen, and the session lifecycle.
+"""The kiosk application: the pygame loop, the current screen, the session lifecycle, and
+every transition between screens.
 
     welcome -> consent -> camera check -> [PHQ-9, GAD-7] -> playback -> processing -> thanks
                  |decline                       |stop / idle / camera lost
                  v                              v
               nothing queued           incomplete summary queued (if anything was collected)
+
+Screens (device.kiosk.screens) never pick the next screen: they report an Outcome, and
+`KioskApp.TRANSITIONS` maps (screen name, outcome) to the method that makes the next one
+(or keeps the current one). The app's own events (the idle timeout, closing the kiosk)
+go through the same table under the screen name "*".
 
 The loop runs on the main thread at `settings.fps`; capture and analysis run in their own
 threads (device.kiosk.capture), so decoding and drawing the stimulus never wait for the
@@ -21,25 +27,48 @@ from dataclasses import dataclass
 
 import pygame
 
+from device.config import DeviceSection, KioskSection
 from device.errors import EmofaceError
-from device.kiosk import screens
 from device.kiosk.capture import CaptureSession
 from device.kiosk.i18n import normalise_language
+from device.kiosk.screens import (
+    CameraCheckScreen,
+    ConsentScreen,
+    MessageScreen,
+    OperatorScreen,
+    Outcome,
+    PinScreen,
+    PlaybackScreen,
+    ProcessingScreen,
+    QuestionnaireScreen,
+    Screen,
+    WelcomeScreen,
+)
 from device.kiosk.session import COMPLETE, INCOMPLETE, Session, build_summary
 from device.kiosk.stimulus import StimulusPack
 from device.kiosk.ui import Fonts, find_cjk_font, find_latin_font
 
 log = logging.getLogger(__name__)
 
+# The device config's sections hold the defaults of every key they have; KioskSettings
+# takes those from here rather than repeating them.
+_DEVICE = DeviceSection()
+_KIOSK = KioskSection()
+
 
 @dataclass(frozen=True)
 class KioskSettings:
-    device_id: str = "dev-kiosk"
-    language: str = "en"  # "en" or "zh"/"zh-Hans"
-    questionnaires: tuple[str, ...] = ("PHQ-9", "GAD-7")
-    operator_pin: str = ""  # empty: operator menu disabled
-    idle_timeout_s: float = 120.0
+    """What the kiosk app runs with. Fields that are device config keys default to that
+    key's default (device.config); the rest are the app's own tuning."""
+
+    device_id: str = _DEVICE.id
+    language: str = _DEVICE.language  # "en" or "zh"/"zh-Hans"
+    questionnaires: tuple[str, ...] = _KIOSK.questionnaires
+    operator_pin: str = _KIOSK.operator_pin  # empty: operator menu disabled
+    idle_timeout_s: float = _KIOSK.idle_timeout_s
     size: tuple[int, int] = (800, 480)  # window size; full screen uses the display's
+    # Windowed unless asked: the service passes kiosk.fullscreen from the device config
+    # (from_device_config); tests, the demo and the benches run in a window.
     fullscreen: bool = False
     fps: int = 40  # loop cap; the player needs >= 30
     stable_frames: int = 8  # camera check: consecutive good frames before Continue
@@ -104,7 +133,7 @@ class KioskApp:
         self.last_input = self.now()
         self.frames = 0
         self._clock = pygame.time.Clock()
-        self.screen: screens.Screen = screens.WelcomeScreen(self)
+        self.screen: Screen = WelcomeScreen(self)
         self.screen.enter()
 
     # -- language -------------------------------------------------------------------------
@@ -132,19 +161,151 @@ class KioskApp:
         return f
 
     # -- navigation -----------------------------------------------------------------------
-    def go(self, screen: screens.Screen) -> None:
+    def go(self, screen: Screen) -> None:
         log.debug("screen %s -> %s", self.screen.name, screen.name)
         self.screen = screen
         self.last_input = self.now()
         screen.enter()
 
+    def navigate(self, screen: Screen, outcome: Outcome) -> None:
+        """What `screen` reported leads where TRANSITIONS says (None: stay)."""
+        handler = self.TRANSITIONS.get((screen.name, outcome.name)) or self.TRANSITIONS.get(
+            ("*", outcome.name)
+        )
+        if handler is None:
+            raise LookupError(f"no transition for {outcome.name!r} on screen {screen.name!r}")
+        log.debug("%s: %s", screen.name, outcome.name)
+        nxt = handler(self, screen, outcome)
+        if nxt is not None:
+            self.go(nxt)
+
+    # Each handler takes (app, screen, outcome) and returns the next screen or None.
+    def _start(self, screen, outcome) -> Screen:
+        if self.can_accept_session():
+            return ConsentScreen(self)
+        return MessageScreen(self, None, "full.body")  # outbox full: no session is started
+
+    def _pin_pad(self, screen, outcome) -> Screen | None:
+        return PinScreen(self) if self.settings.operator_pin else None
+
+    def _consent_given(self, screen, outcome) -> Screen:
+        self.begin_session()
+        return CameraCheckScreen(self)
+
+    def _consent_declined(self, screen, outcome) -> Screen:
+        self.results.append(
+            {"status": "declined", "reason": "consent_declined", "message_id": None}
+        )
+        return MessageScreen(self, None, "declined.body")
+
+    def _camera_ready(self, screen, outcome) -> Screen:
+        if self.settings.questionnaires:
+            return QuestionnaireScreen(self, list(self.settings.questionnaires))
+        return PlaybackScreen(self)
+
+    def _stopped_by_patient(self, screen, outcome) -> Screen:
+        self.abandon_session("stopped_by_patient")
+        return MessageScreen(self, None, "thanks.stopped")
+
+    def _camera_lost_at_check(self, screen, outcome) -> Screen | None:
+        if screen.operator:  # the camera test keeps showing "camera unavailable"
+            return None
+        self.abandon_session(outcome.reason)
+        return MessageScreen(self, None, "camera.unavailable")
+
+    def _camera_test_done(self, screen, outcome) -> Screen:
+        self.capture.stop()
+        return OperatorScreen(self)
+
+    def _first_item(self, screen, outcome) -> Screen:
+        return QuestionnaireScreen(self, screen.names, screen.q_index, 0)
+
+    def _previous_item(self, screen, outcome) -> Screen:
+        item = screen.item - 1 if screen.item > 0 else -1  # item 0 goes back to the intro
+        return QuestionnaireScreen(self, screen.names, screen.q_index, item)
+
+    def _next_item(self, screen, outcome) -> Screen:
+        if screen.item + 1 < screen.q.n_items:
+            return QuestionnaireScreen(self, screen.names, screen.q_index, screen.item + 1)
+        return self._next_form(screen, outcome)
+
+    def _next_form(self, screen, outcome) -> Screen:
+        if screen.q_index + 1 < len(screen.names):
+            return QuestionnaireScreen(self, screen.names, screen.q_index + 1, -1)
+        return PlaybackScreen(self)
+
+    def _playback_ended(self, screen, outcome) -> Screen:
+        status, reason = {
+            "finished": (COMPLETE, None),
+            "stop_confirmed": (INCOMPLETE, "stopped_by_patient"),
+            "camera_lost": (INCOMPLETE, outcome.reason),
+        }[outcome.name]
+        return ProcessingScreen(self, status, reason, outcome.at)
+
+    def _seal(self, screen, outcome) -> None:
+        self.finalise(screen.status, screen.reason, screen.ended_at)
+
+    def _thanks(self, screen, outcome) -> Screen:
+        key = "thanks.body" if screen.status == COMPLETE else "thanks.stopped"
+        return MessageScreen(self, "thanks.title", key)
+
+    def _welcome(self, screen, outcome) -> Screen:
+        return WelcomeScreen(self)
+
+    def _wrong_pin(self, screen, outcome) -> Screen | None:
+        return WelcomeScreen(self) if screen.tries >= screen.MAX_TRIES else None
+
+    def _operator_menu(self, screen, outcome) -> Screen:
+        return OperatorScreen(self)
+
+    def _camera_test(self, screen, outcome) -> Screen:
+        return CameraCheckScreen(self, operator=True)
+
+    def _shutdown(self, screen, outcome) -> None:
+        self.request_shutdown("operator")
+
+    def _walked_away(self, screen, outcome) -> Screen:
+        """Idle timeout or the kiosk stopping: the open session ends, back to welcome."""
+        if self.session is not None:
+            self.abandon_session(outcome.name)
+        return WelcomeScreen(self)
+
+    # (screen name, outcome) -> handler; "*" rows are the app's own events on any screen.
+    TRANSITIONS: dict[tuple[str, str], Callable[..., Screen | None]] = {
+        ("welcome", "start"): _start,  # consent, or "cannot start" while the outbox is full
+        ("welcome", "operator"): _pin_pad,  # stays on welcome when no PIN is configured
+        ("consent", "consent_given"): _consent_given,
+        ("consent", "consent_declined"): _consent_declined,
+        ("camera_check", "ready"): _camera_ready,  # the forms, or playback without any
+        ("camera_check", "stopped"): _stopped_by_patient,
+        ("camera_check", "camera_lost"): _camera_lost_at_check,
+        ("camera_check", "back"): _camera_test_done,  # operator's camera test
+        ("questionnaire", "intro_read"): _first_item,
+        ("questionnaire", "answered"): _next_item,  # next item, next form, or playback
+        ("questionnaire", "back"): _previous_item,
+        ("questionnaire", "skipped"): _next_form,
+        ("questionnaire", "stopped"): _stopped_by_patient,
+        ("playback", "finished"): _playback_ended,  # complete
+        ("playback", "stop_confirmed"): _playback_ended,  # incomplete, stopped_by_patient
+        ("playback", "camera_lost"): _playback_ended,  # incomplete, camera_lost: ...
+        ("processing", "shown"): _seal,  # stays while the summary is sealed and queued
+        ("processing", "done"): _thanks,
+        ("message", "done"): _welcome,
+        ("message", "timed_out"): _welcome,
+        ("pin", "pin_ok"): _operator_menu,
+        ("pin", "pin_wrong"): _wrong_pin,  # welcome after MAX_TRIES, else stays
+        ("pin", "cancelled"): _welcome,
+        ("operator", "camera_test"): _camera_test,
+        ("operator", "exit"): _welcome,
+        ("operator", "shutdown"): _shutdown,
+        ("*", "idle_timeout"): _walked_away,
+        ("*", "kiosk_stopped"): _walked_away,
+    }
+
+    # -- queries and controls -------------------------------------------------------------
     def session_minutes(self) -> float:
         extra = 1.5 if self.settings.questionnaires else 0.5  # consent, camera check, forms
         return self.pack.total_seconds() / 60.0 + extra
-
-    def open_operator(self) -> None:
-        if self.settings.operator_pin:
-            self.go(screens.PinScreen(self))
 
     def check_pin(self, digits: str) -> bool:
         import hmac
@@ -181,26 +342,10 @@ class KioskApp:
         self.session_count += 1
         self.capture.start()
 
-    def decline_consent(self) -> None:
-        self.results.append(
-            {"status": "declined", "reason": "consent_declined", "message_id": None}
-        )
-        self.go(screens.MessageScreen(self, None, "declined.body"))
+    def abandon_session(self, reason: str) -> None:
+        """Stop before the stimulus ended: queue an incomplete record only if data exists.
 
-    def after_camera_check(self) -> None:
-        if self.settings.questionnaires:
-            self.go(screens.QuestionnaireScreen(self, list(self.settings.questionnaires)))
-        else:
-            self.start_playback()
-
-    def start_playback(self) -> None:
-        self.go(screens.PlaybackScreen(self))
-
-    def end_session(self, status: str, reason: str | None, ended_at: float) -> None:
-        self.go(screens.ProcessingScreen(self, status, reason, ended_at))
-
-    def abandon_session(self, reason: str, message: str = "thanks.stopped") -> None:
-        """Stop before or during the forms: queue an incomplete record only if data exists."""
+        Changes no screen; the transition that called it says where the patient goes."""
         session = self.session
         if session is not None and session.has_data:
             self.finalise(INCOMPLETE, reason, self.now())
@@ -208,9 +353,6 @@ class KioskApp:
             self._stop_capture()
             self.session = None
             self.results.append({"status": "discarded", "reason": reason, "message_id": None})
-        self.go(
-            screens.MessageScreen(self, None, message) if message else screens.WelcomeScreen(self)
-        )
 
     def _stop_capture(self) -> None:
         self.capture.end_recording(drain_s=0.0)
@@ -271,10 +413,7 @@ class KioskApp:
                 self.screen.handle(event)
         now = self.now()
         if self.screen.idle_timeout and now - self.last_input > self.settings.idle_timeout_s:
-            if self.session is not None:
-                self.abandon_session("idle_timeout", message="")
-            else:
-                self.go(screens.WelcomeScreen(self))
+            self.navigate(self.screen, Outcome("idle_timeout"))
         self.screen.update(self.now())
         self.screen.draw(self.surface)
         pygame.display.flip()
@@ -298,6 +437,6 @@ class KioskApp:
 
     def close(self) -> None:
         if self.session is not None:
-            self.abandon_session("kiosk_stopped", message="")
+            self.navigate(self.screen, Outcome("kiosk_stopped"))
         self.capture.stop()
         pygame.quit()
