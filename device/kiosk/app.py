@@ -268,6 +268,8 @@ class KioskApp:
         """Idle timeout or the kiosk stopping: the open session ends, back to welcome."""
         if self.session is not None:
             self.abandon_session(outcome.name)
+        else:  # the operator's camera test: the camera goes off with it
+            self.capture.stop()
         return WelcomeScreen(self)
 
     # (screen name, outcome) -> handler; "*" rows are the app's own events on any screen.

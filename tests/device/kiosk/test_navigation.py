@@ -273,6 +273,13 @@ def _no_session(app, before):
     assert app.session is None
 
 
+def _camera_test(app):
+    """The operator's camera test, with the camera running."""
+    _operator(app).report("camera_test")
+    assert app.capture.running
+    return app.screen
+
+
 CASES = [
     # welcome
     (("welcome", "start"), _welcome, {}, _is("consent")),
@@ -444,6 +451,12 @@ CASES = [
         _all(_is("welcome"), _last_result(status="discarded", reason="idle_timeout")),
     ),
     (("*", "idle_timeout"), _pin(0), {}, _is("welcome")),
+    (
+        ("*", "idle_timeout"),
+        _camera_test,
+        {},
+        _all(_is("welcome"), lambda a, b: not a.capture.running),
+    ),
     (
         ("*", "kiosk_stopped"),
         _camera,
