@@ -252,9 +252,12 @@ def _stays(app, before):
 
 
 def _all(*checks):
+    """Every check must hold: helper checks assert, a lambda's result must be true."""
+
     def check(app, before):
         for c in checks:
-            c(app, before)
+            result = c(app, before)
+            assert result is None or result is True, f"check {c} gave {result!r}"
 
     return check
 
