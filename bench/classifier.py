@@ -10,7 +10,9 @@ otherwise on a randomly initialised network and random crops (latency is what ma
 The CPU may be shared with other work: compare ratios taken in one run.
 
     .venv/bin/python bench/classifier.py [--runs 50] [--width 64] [--last-stride 1]
-        [--checkpoint WORKDIR/model.pt --crops WORKDIR/cache] [--no-tflite]
+        [--checkpoint WORKDIR/model.pt --crops WORKDIR/cache] [--formats onnx,litert]
+
+Every model runs through the kiosk's own runtime (device/models/classifier.ClassifierModel).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine, print_table, write_json  # noqa: E402
 
-from model_export import tflite_export  # noqa: E402
+from device.errors import EmofaceError  # noqa: E402
+from device.models.classifier import ClassifierModel  # noqa: E402
+from model_export.formats import parse_formats  # noqa: E402
 from model_export.model import ModelConfig, ResNet18SCN, model_config_from_dict  # noqa: E402
 from model_export.onnx_export import export_onnx, normalise, quantize_onnx  # noqa: E402
 
@@ -74,22 +78,9 @@ def _time(fn, runs: int) -> float:
     return 1000 * statistics.median(ts)
 
 
-def _ort(path: Path, threads: int):
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.log_severity_level = 3
-    s = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    return lambda x: s.run(["logits", "attention", "features"], {"input": x})
-
-
-def _litert(path: Path, threads: int):
-    from device.models.classifier import _LiteRTBackend
-
-    be = _LiteRTBackend(path, {"input_layout": "NCHW"}, threads)
-    return lambda x: be.run(x)
+def _open(runtime: str, path: Path, threads: int):
+    """One crop batch in, (logits, attention, features) out, as the kiosk runs the model."""
+    return ClassifierModel(runtime, path, None, threads).run
 
 
 def _top1(run, x: np.ndarray) -> np.ndarray:
@@ -112,11 +103,19 @@ def main() -> int:
     ap.add_argument("--checkpoint", type=Path)
     ap.add_argument("--crops", type=Path)
     ap.add_argument("--agreement-crops", type=int, default=200)
-    ap.add_argument("--no-tflite", action="store_true")
+    ap.add_argument(
+        "--formats",
+        help="comma-separated model formats (model_export.formats: onnx, litert); ONNX is always "
+        "built, as the FP32 reference (default: every format whose tools are installed)",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS / "classifier.json")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    tfl_why = "disabled" if args.no_tflite else tflite_export.available()
+    try:
+        formats = {f.key for f in parse_formats(args.formats)}
+    except EmofaceError as exc:
+        ap.error(str(exc))
+    tfl_why = None if "litert" in formats else "not in --formats (or its tools are not installed)"
     rows, results = [], []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -133,25 +132,26 @@ def main() -> int:
                 files[("onnxruntime", "fp32")], tmp / f"int8all_{size}.onnx", calib, ()
             )
             if not tfl_why:
-                import litert_torch
+                from model_export import tflite_export
 
-                edge = litert_torch.convert(model, (torch.zeros(1, 3, size, size),))
-                edge.export(str(tmp / f"fp32_{size}.tflite"))
-                files[("litert", "fp32")] = tmp / f"fp32_{size}.tflite"
+                files[("litert", "fp32")] = tflite_export.export_tflite_fp32(
+                    model, size, tmp / f"fp32_{size}.tflite"
+                )
                 files[("litert", "int8")] = tflite_export.export_tflite_int8(
                     model, size, tmp / f"int8_{size}.tflite", calib
                 )
                 files[("litert", "int8-all")] = tflite_export.export_tflite_int8(
                     model, size, tmp / f"int8all_{size}.tflite", calib, fp32_stages=()
                 )
-            ref_top1 = _top1(_ort(files[("onnxruntime", "fp32")], 2), x)
+            ref_top1 = _top1(_open("onnxruntime", files[("onnxruntime", "fp32")], 2), x)
             for (rt, prec), path in files.items():
-                opener = _ort if rt == "onnxruntime" else _litert
                 agree = (
-                    float((_top1(opener(path, 2), x) == ref_top1).mean()) if prec != "fp32" else 1.0
+                    float((_top1(_open(rt, path, 2), x) == ref_top1).mean())
+                    if prec != "fp32"
+                    else 1.0
                 )
                 for th in args.threads:
-                    run = opener(path, th)
+                    run = _open(rt, path, th)
                     ms = _time(lambda run=run, x1=x[:1]: run(x1), args.runs)
                     mb = path.stat().st_size / 1e6
                     rows.append([rt, prec, size, th, ms, round(mb, 2), f"{agree:.3f}"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from device.fileio import sha256_file
 from device.models.bundle import FORMAT, FORMAT_VERSION, sign_manifest
 from device.vision.alignment import AlignmentParams
+from model_export.formats import FORMATS, ModelFile
 from model_export.model import INSTANCE_EPS, MEAN, STD, ResNet18SCN
+from model_export.onnx_export import ExportError
 
 HEAD_FILE = "classifier_head.npy"
 
@@ -28,7 +31,7 @@ def head_array(model: ResNet18SCN) -> np.ndarray:
 def build_bundle(
     out_dir: Path,
     model: ResNet18SCN,
-    models: list[dict],
+    models: Sequence[ModelFile],
     alignment: AlignmentParams,
     class_names: tuple[str, ...],
     validation: dict,
@@ -39,18 +42,26 @@ def build_bundle(
     synthetic: bool = False,
     model_config: dict | None = None,
 ) -> tuple[Path, str]:
-    """Copy model files in, write the head, the manifest and its signature.
-    `models`: [{"runtime", "path", ...spec}]. Returns (bundle dir, manifest SHA-256)."""
+    """Copy model files in, write the head, the manifest and its signature. Each model entry
+    comes from its format's row in model_export.formats.FORMATS (runtime, format, spec).
+    Returns (bundle dir, manifest SHA-256)."""
+    for m in models:
+        fmt = FORMATS.get(m.format)
+        if fmt is None:
+            raise ExportError(
+                f"{m.path}: unknown export format {m.format!r} (known: {', '.join(FORMATS)})"
+            )
+        if Path(m.path).suffix != fmt.suffix:
+            raise ExportError(f"{m.path}: a {fmt.key} model file must end in {fmt.suffix}")
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     np.save(out_dir / HEAD_FILE, head_array(model))
     entries = []
     for m in models:
-        spec = {k: v for k, v in m.items() if k != "path"}
-        spec["file"] = Path(m["path"]).name
-        shutil.copy2(m["path"], out_dir / spec["file"])
-        entries.append(spec)
+        name = Path(m.path).name
+        shutil.copy2(m.path, out_dir / name)
+        entries.append(FORMATS[m.format].manifest_entry(name, **m.spec))
     for f in extra_files:
         shutil.copy2(f, out_dir / Path(f).name)
     files = {

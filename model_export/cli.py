@@ -6,113 +6,148 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-# Kept in step with model_export.train.AUGMENTS (importing it here would load torch for --help).
-AUGMENTS = ("none", "mirror", "light", "photometric", "strong")
+from model_export.config import (
+    AUGMENTS,
+    PRETRAIN_TRAIN,
+    SYNTHETIC_MODEL,
+    SYNTHETIC_RUN,
+    SYNTHETIC_TRAIN,
+    CohortOptions,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    defaults,
+)
+from model_export.formats import FORMATS
+
+CROP_SIZES = (112, 224)
 
 
-def _add_training_args(p: argparse.ArgumentParser, epochs: int = 70, width: int = 64) -> None:
+def _add_training_args(
+    p: argparse.ArgumentParser,
+    run: dict | None = None,
+    model: ModelConfig | None = None,
+    train: TrainConfig | None = None,
+) -> None:
+    """The flags of a training run; every default comes from RunConfig, ModelConfig and
+    TrainConfig (or the given values of them: `run` overrides RunConfig's defaults)."""
+    r = {**defaults(RunConfig), **(run or {})}
+    m = model or ModelConfig()
+    t = train or TrainConfig()
     g = p.add_argument_group("data")
     g.add_argument(
         "--rate",
         type=float,
-        default=5.0,
+        default=r["rate"],
         help="frames sampled per second of video (default %(default)s; Emoface samples 5)",
     )
     g.add_argument(
         "--crop-size",
         type=int,
-        default=112,
-        choices=(112, 224),
-        help="aligned crop size in pixels (default 112)",
+        default=r["crop_size"],
+        choices=CROP_SIZES,
+        help="aligned crop size in pixels (default %(default)s)",
     )
     g.add_argument(
         "--crop-scale",
         type=float,
-        default=0.78,
+        default=r["crop_scale"],
         help="face size in the crop (default %(default)s): 0.78 keeps brows and chin, 1.0 is ArcFace's tight crop; "
         "stored in the bundle, so the kiosk crops the same way",
     )
     g.add_argument(
         "--test-fraction",
         type=float,
-        default=0.3,
+        default=r["test_fraction"],
         help="share of participants held out, per class (default %(default)s)",
     )
     g.add_argument(
-        "--split-seed", type=int, default=0, help="seed of the participant split (default 0)"
+        "--split-seed",
+        type=int,
+        default=r["split_seed"],
+        help="seed of the participant split (default %(default)s)",
     )
     g.add_argument(
         "--cv-folds",
         type=int,
-        default=0,
+        default=r["cv_folds"],
         help="also cross-validate by participant with K folds (reported only)",
     )
     g = p.add_argument_group("model and training (Self-Cure Network)")
     g.add_argument(
         "--width",
         type=int,
-        default=width,
-        help=f"channels of ResNet-18's first stage (default {width}; 64 = standard)",
+        default=m.width,
+        help="channels of ResNet-18's first stage (default %(default)s; 64 = standard)",
     )
     g.add_argument(
         "--last-stride",
         type=int,
-        default=1,
+        default=m.last_stride,
         choices=(1, 2),
-        help="stride of the last stage (1 = finer CAM, default)",
+        help="stride of the last stage (1 = finer CAM; default %(default)s)",
     )
-    g.add_argument("--epochs", type=int, default=epochs, help=f"default {epochs}")
-    g.add_argument("--batch-size", type=int, default=32)
-    g.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default 0.01)")
-    g.add_argument("--momentum", type=float, default=0.9)
-    g.add_argument("--weight-decay", type=float, default=1e-4)
+    g.add_argument("--epochs", type=int, default=t.epochs, help="default %(default)s")
+    g.add_argument("--batch-size", type=int, default=t.batch_size, help="default %(default)s")
+    g.add_argument("--lr", type=float, default=t.lr, help="SGD learning rate (default %(default)s)")
+    g.add_argument("--momentum", type=float, default=t.momentum, help="default %(default)s")
+    g.add_argument("--weight-decay", type=float, default=t.weight_decay, help="default %(default)s")
     g.add_argument(
-        "--lr-decay", type=float, default=0.9, help="exponential decay per epoch (default 0.9)"
+        "--lr-decay",
+        type=float,
+        default=t.lr_decay,
+        help="exponential decay per epoch (default %(default)s)",
     )
     g.add_argument(
         "--beta",
         type=float,
-        default=0.7,
-        help="high-importance share for rank regularisation (default 0.7)",
+        default=t.beta,
+        help="high-importance share for rank regularisation (default %(default)s)",
     )
     g.add_argument(
-        "--margin", type=float, default=0.15, help="rank-regularisation margin (default 0.15)"
+        "--margin",
+        type=float,
+        default=t.margin,
+        help="rank-regularisation margin (default %(default)s)",
     )
     g.add_argument(
         "--relabel-epoch",
         type=int,
-        default=10,
+        default=t.relabel_epoch,
         help="relabel low-importance samples from this epoch (default %(default)s)",
     )
     g.add_argument(
         "--relabel-threshold",
         type=float,
-        default=0.2,
-        help="max prob must beat the label's by this (default 0.2)",
+        default=t.relabel_threshold,
+        help="max prob must beat the label's by this (default %(default)s)",
     )
     g.add_argument(
         "--frames-per-participant",
         type=int,
-        default=0,
+        default=t.frames_per_participant,
         help="frames drawn per participant per epoch (0 = all; default %(default)s)",
     )
     g.add_argument(
         "--augment",
         choices=AUGMENTS,
-        default="light",
+        default=t.augment,
         help="mirror: left-right flip only; light: mirror and a shift of up to 4 px; "
         "photometric: mirror, tint, gamma, contrast, blur and sensor noise per crop (takes away "
         "a camera's constant blur and noise as a clue to who the participant is); "
         "strong: photometric and the shift (default %(default)s)",
     )
-    g.add_argument("--seed", type=int, default=0, help="training seed")
-    g.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    g.add_argument("--seed", type=int, default=t.seed, help="training seed (default %(default)s)")
+    g.add_argument(
+        "--threads", type=int, default=t.threads, help="CPU threads (default %(default)s)"
+    )
     g.add_argument(
         "--device",
-        default="cpu",
-        help="torch device for training, e.g. cuda on a workstation with a GPU (default cpu)",
+        default=t.device,
+        help="torch device for training, e.g. cuda on a workstation with a GPU (default %(default)s)",
     )
     g.add_argument(
         "--pretrained",
@@ -121,22 +156,25 @@ def _add_training_args(p: argparse.ArgumentParser, epochs: int = 70, width: int 
     )
     g = p.add_argument_group("export and bundle")
     g.add_argument(
+        "--formats",
+        metavar="LIST",
+        help=f"comma-separated INT8 model formats to export and put in the bundle: "
+        f"{', '.join(f'{k} ({f.runtime} on the kiosk; extra {f.extra})' for k, f in FORMATS.items())}; "
+        "default: every format whose tools are installed. Naming one whose tools are "
+        "missing is an error",
+    )
+    g.add_argument(
         "--calibration-crops",
         type=int,
-        default=500,
-        help="training crops for INT8 calibration (default 500)",
+        default=r["calibration_crops"],
+        help="training crops for INT8 calibration (default %(default)s)",
     )
     g.add_argument(
         "--min-agreement",
         type=float,
-        default=0.99,
-        help="INT8 vs FP32 top-1 agreement on held-out crops below which the export fails (default 0.99)",
-    )
-    g.add_argument(
-        "--tflite",
-        choices=("auto", "yes", "no"),
-        default="auto",
-        help="also export INT8 TFLite for LiteRT (needs the export-tflite extra; auto = when installed)",
+        default=r["min_agreement"],
+        help="INT8 vs FP32 top-1 agreement on held-out crops below which the export fails "
+        "(default %(default)s)",
     )
     g.add_argument(
         "--signing-key",
@@ -157,40 +195,27 @@ def _add_training_args(p: argparse.ArgumentParser, epochs: int = 70, width: int 
 
 
 def _config_kwargs(args) -> dict:
-    from model_export.model import ModelConfig
-    from model_export.train import TrainConfig
+    """RunConfig's fields from the parsed flags (each flag is named after its field)."""
+    from model_export.formats import parse_formats
 
+    # checked now, before hours of cropping and training; None stays None so the report
+    # says why a format was left out
+    formats = None
+    if args.formats is not None:
+        formats = tuple(f.key for f in parse_formats(args.formats))
+    else:
+        parse_formats(None)
+    own = {"csv", "workdir", "synthetic", "progress", "model", "train", "formats"}
     return {
-        "rate": args.rate,
-        "crop_size": args.crop_size,
-        "crop_scale": args.crop_scale,
-        "test_fraction": args.test_fraction,
-        "split_seed": args.split_seed,
-        "cv_folds": args.cv_folds,
-        "calibration_crops": args.calibration_crops,
-        "min_agreement": args.min_agreement,
-        "tflite": args.tflite,
-        "signing_key": args.signing_key,
-        "bundle_id": args.bundle_id,
-        "bundle_version": args.bundle_version,
-        "bundle_dir": args.bundle_dir,
-        "pretrained": args.pretrained,
+        **{k: getattr(args, k) for k in defaults(RunConfig) if k not in own},
+        "formats": formats,
         "model": ModelConfig(width=args.width, last_stride=args.last_stride),
         "train": TrainConfig(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            momentum=args.momentum,
-            weight_decay=args.weight_decay,
-            lr_decay=args.lr_decay,
-            beta=args.beta,
-            margin=args.margin,
-            relabel_epoch=args.relabel_epoch,
-            relabel_threshold=args.relabel_threshold,
-            frames_per_participant=args.frames_per_participant,
-            seed=args.seed,
-            augment=args.augment,
-            threads=args.threads,
+            **{
+                k: getattr(args, k)
+                for k in defaults(TrainConfig)
+                if hasattr(args, k) and k != "device"
+            },
             device=_torch_device(args.device),
         ),
     }
@@ -217,14 +242,19 @@ def _print_result(report: dict, extra: str = "") -> None:
     t = report["test"]
     print(
         f"held-out participants {t['participants']}: accuracy {t['accuracy']}, balanced {t['balanced_accuracy']}, "
-        f"macro F1 {t['macro_f1']}; INT8 agreement {report['parity']['onnxruntime_int8']['top1_agreement']}"
+        f"macro F1 {t['macro_f1']}; INT8 agreement "
+        + ", ".join(
+            f"{k} {v['top1_agreement']}"
+            for k, v in report["parity"].items()
+            if k.endswith("_int8") and isinstance(v, dict)
+        )
         + extra,
         file=sys.stderr,
     )
 
 
 def _cmd_train(args) -> int:
-    from model_export.training_run import RunConfig, run
+    from model_export.training_run import run
 
     res = run(
         RunConfig(
@@ -239,7 +269,7 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_train_synthetic(args) -> int:
-    from model_export.synthetic_run import CohortOptions, run_synthetic
+    from model_export.synthetic_run import run_synthetic
 
     cohort = CohortOptions(
         args.per_class, args.cohort_seed, args.seconds_per_clip, args.fps, reuse=not args.new_cohort
@@ -271,8 +301,7 @@ def _cmd_pretrain(args) -> int:
 
     from device.vision.alignment import AlignmentParams
     from model_export.dataset import load_image_folder
-    from model_export.model import ModelConfig
-    from model_export.train import FrameSet, TrainConfig, train_model
+    from model_export.train import FrameSet, train_model
 
     alignment = AlignmentParams(size=args.crop_size, scale=args.crop_scale)
     crops, labels, classes, skipped = load_image_folder(
@@ -282,7 +311,8 @@ def _cmd_pretrain(args) -> int:
         f"{len(crops)} faces in {len(classes)} classes ({skipped} images without a usable face skipped)",
         file=sys.stderr,
     )
-    cfg = TrainConfig(
+    cfg = replace(
+        PRETRAIN_TRAIN,
         epochs=args.epochs,
         lr=args.lr,
         threads=args.threads,
@@ -327,8 +357,8 @@ def register(sub) -> None:
         help="train, evaluate, export and sign a classifier bundle from a site's videos",
         description="Crop every participant video with the kiosk's own alignment, split by participant "
         "(stratified, fixed seed), train ResNet-18 with the Self-Cure Network heads, evaluate at participant "
-        "level (report.json + report.html), export ONNX and INT8 (QDQ per-channel; TFLite too when installed), "
-        "check INT8 parity (>= 99 %% top-1 agreement) and write a signed model bundle.",
+        "level (report.json + report.html), export INT8 models (ONNX and LiteRT, see --formats), "
+        "check each one's parity with FP32 (>= 99 % top-1 agreement) and write a signed model bundle.",
     )
     p.add_argument(
         "--csv",
@@ -356,35 +386,30 @@ def register(sub) -> None:
     p.add_argument(
         "--workdir", type=Path, required=True, help="work folder (cohort, cache, report, bundle)"
     )
+    c = CohortOptions()
     p.add_argument(
-        "--per-class", type=int, default=20, help="participants per class (default %(default)s)"
+        "--per-class",
+        type=int,
+        default=c.n_per_class,
+        help="participants per class (default %(default)s)",
     )
-    p.add_argument("--cohort-seed", type=int, default=0)
-    p.add_argument("--seconds-per-clip", type=float, default=4.0)
+    p.add_argument("--cohort-seed", type=int, default=c.seed, help="default %(default)s")
     p.add_argument(
-        "--fps", type=int, default=15, help="video frame rate of the cohort (default 15)"
+        "--seconds-per-clip", type=float, default=c.seconds_per_clip, help="default %(default)s"
+    )
+    p.add_argument(
+        "--fps",
+        type=int,
+        default=c.fps,
+        help="video frame rate of the cohort (default %(default)s)",
     )
     p.add_argument(
         "--new-cohort", action="store_true", help="regenerate the cohort even when one exists"
     )
     p.add_argument("--no-verify", action="store_true", help="skip the kiosk-side check")
-    _add_training_args(p, epochs=20, width=32)
-    # Defaults sized for 2 CPU cores (docs/export.md has the measurements behind them):
-    # - 20 participants per class, so 42 train and 18 are held out; more identities make it
-    #   harder to learn who a frame shows instead of how the face moves;
-    # - every video frame (15 frames/s), three times the frames of the 5/s default;
-    # - photometric augmentation; no shift: the plants are 2-6 px moves of the eye and mouth
-    #   corners inside an aligned crop, the size of the shift itself;
-    # - the tight crop gives the small planted movements more pixels.
-    # The 99 % INT8 agreement gate holds here as everywhere (issue 3).
-    p.set_defaults(
-        func=_cmd_train_synthetic,
-        relabel_epoch=12,
-        frames_per_participant=60,
-        crop_scale=1.0,
-        rate=15.0,
-        augment="photometric",
-    )
+    # defaults sized for 2 CPU cores: model_export.config.SYNTHETIC_*
+    _add_training_args(p, SYNTHETIC_RUN, SYNTHETIC_MODEL, SYNTHETIC_TRAIN)
+    p.set_defaults(func=_cmd_train_synthetic)
 
     p = sub.add_parser(
         "pretrain",
@@ -395,20 +420,34 @@ def register(sub) -> None:
         "--images", type=Path, required=True, help="folder with one sub-folder of images per class"
     )
     p.add_argument("--out", type=Path, required=True, help="checkpoint file to write (.pt)")
-    p.add_argument("--crop-size", type=int, default=112, choices=(112, 224))
+    r, m, t = defaults(RunConfig), ModelConfig(), PRETRAIN_TRAIN
+    p.add_argument(
+        "--crop-size",
+        type=int,
+        default=r["crop_size"],
+        choices=CROP_SIZES,
+        help="default %(default)s",
+    )
     p.add_argument(
         "--crop-scale",
         type=float,
-        default=0.78,
+        default=r["crop_scale"],
         help="face size in the crop (default %(default)s); `train --pretrained` must use the same",
     )
-    p.add_argument("--width", type=int, default=64, help="must match `train --width`")
-    p.add_argument("--last-stride", type=int, default=1, choices=(1, 2))
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--relabel-epoch", type=int, default=10)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--device", default="cpu", help="torch device (default cpu; cuda on a GPU)")
+    p.add_argument(
+        "--width",
+        type=int,
+        default=m.width,
+        help="must match `train --width` (default %(default)s)",
+    )
+    p.add_argument("--last-stride", type=int, default=m.last_stride, choices=(1, 2))
+    p.add_argument("--epochs", type=int, default=t.epochs, help="default %(default)s")
+    p.add_argument("--lr", type=float, default=t.lr, help="default %(default)s")
+    p.add_argument("--relabel-epoch", type=int, default=t.relabel_epoch, help="default %(default)s")
+    p.add_argument("--threads", type=int, default=t.threads, help="default %(default)s")
+    p.add_argument(
+        "--device", default=t.device, help="torch device (default %(default)s; cuda on a GPU)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_pretrain)
 

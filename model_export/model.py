@@ -8,27 +8,15 @@ the CAM at the landmarks (device/models/class_activation.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
+
+from model_export.config import ModelConfig
 
 # Normalisation of the crop (uint8 RGB -> float). Stored in every bundle manifest.
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
 INSTANCE_EPS = 1e-4  # added to the per-channel variance (on the 0..1 scale)
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    num_classes: int = 3
-    width: int = 64  # channels of the first stage; 64 is the standard ResNet-18
-    last_stride: int = 1  # 1 keeps a 7x7 map at 112 px (finer CAM); 2 is the classic network
-    dropout: float = 0.0
-    # "instance": each crop is standardised per colour channel before the network (on the
-    # device too, see device/models/classifier.py), so overall brightness, contrast and tint (camera,
-    # lighting, skin) cannot be learnt as a shortcut. "fixed": (x/255 - MEAN) / STD.
-    input_norm: str = "instance"
 
 
 class BasicBlock(nn.Module):
@@ -60,9 +48,9 @@ class ResNet18SCN(nn.Module):
     Training uses attention * logits (Self-Cure Network); so does the device.
     """
 
-    def __init__(self, cfg: ModelConfig = ModelConfig()):
+    def __init__(self, cfg: ModelConfig | None = None):
         super().__init__()
-        self.cfg = cfg
+        self.cfg = cfg = cfg or ModelConfig()
         w = cfg.width
         self.stem = nn.Sequential(
             nn.Conv2d(3, w, 7, 2, 3, bias=False),

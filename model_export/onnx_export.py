@@ -1,6 +1,7 @@
 """ONNX export with three outputs (logits, attention, last feature map), static INT8
 quantisation (QDQ, per-channel weights) in ONNX Runtime with calibration crops from the
-training set, and the FP32-vs-INT8 parity check that fails an export below 99 % agreement."""
+training set, and the FP32-vs-INT8 parity gate (below 99 % agreement the export fails) with
+its FP32 ladder, which every format in model_export.formats goes through."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ import logging
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from device.errors import EmofaceError
 from model_export.model import INSTANCE_EPS, MEAN, STD, ResNet18SCN
+
+if TYPE_CHECKING:
+    from model_export.formats import ExportJob
 
 log = logging.getLogger(__name__)
 OUTPUTS = ("logits", "attention", "features")
@@ -60,8 +65,8 @@ def export_onnx(model: ResNet18SCN, size: int, path: Path) -> Path:
 class _Reader:
     """Calibration data for ONNX Runtime, one crop at a time."""
 
-    def __init__(self, crops: np.ndarray):
-        self._it = iter(normalise(crops[i : i + 1]) for i in range(len(crops)))
+    def __init__(self, crops: np.ndarray, norm: str = "instance"):
+        self._it = iter(normalise(crops[i : i + 1], norm) for i in range(len(crops)))
 
     def get_next(self):
         x = next(self._it, None)
@@ -102,6 +107,7 @@ def quantize_onnx(
     int8: Path,
     calibration_crops: np.ndarray,
     fp32_stages: tuple[str, ...] = FP32_STAGES,
+    norm: str = "instance",
 ) -> Path:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -113,7 +119,7 @@ def quantize_onnx(
     quantize_static(
         str(prepared),
         str(int8),
-        _Reader(calibration_crops),
+        _Reader(calibration_crops, norm),
         quant_format=QuantFormat.QDQ,
         per_channel=True,
         activation_type=QuantType.QUInt8,
@@ -125,22 +131,21 @@ def quantize_onnx(
     return int8
 
 
-def run_onnx(
-    path: Path, crops: np.ndarray, threads: int = 2, batch: int = 32
-) -> tuple[np.ndarray, np.ndarray]:
-    """(attention-scaled logits, attention) for crops, in ONNX Runtime."""
-    import onnxruntime as ort
+def export_int8(job: ExportJob, fp32_stages: tuple[str, ...] = FP32_STAGES) -> Path:
+    """The "onnx" row of model_export.formats: FP32 ONNX, then static INT8 with
+    `fp32_stages` and the heads kept FP32 (JOB.out_dir/classifier_int8.onnx)."""
+    fp32 = export_onnx(job.model, job.size, job.out_dir / "classifier_fp32.onnx")
+    int8 = job.out_dir / "classifier_int8.onnx"
+    return quantize_onnx(fp32, int8, job.calibration, fp32_stages, job.norm)
 
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    outs, atts = [], []
-    for i in range(0, len(crops), batch):
-        logits, att = sess.run(["logits", "attention"], {"input": normalise(crops[i : i + batch])})
-        outs.append(att * logits)
-        atts.append(att.reshape(-1))
-    return np.concatenate(outs), np.concatenate(atts)
+
+def run_onnx(
+    path: Path, crops: np.ndarray, threads: int = 2, norm: str = "instance"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(attention-scaled logits, attention) for crops, in the kiosk's ONNX Runtime back-end."""
+    from model_export.formats import FORMATS
+
+    return FORMATS["onnx"].run(path, crops, threads, norm)
 
 
 def parity(

@@ -13,24 +13,15 @@ import logging
 import os
 import resource
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from device.vision.facemap import ORGAN_KEYS, ORGANS, REGION_KEYS, REGIONS
-from model_export.training_run import RunConfig, RunResult, run
+from model_export.config import CohortOptions, RunConfig
+from model_export.training_run import RunResult, run
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CohortOptions:
-    n_per_class: int = 10
-    seed: int = 0
-    seconds_per_clip: float = 4.0
-    fps: int = 15
-    reuse: bool = True  # keep an existing cohort made with the same options
 
 
 def make_cohort(out_dir: Path, opts: CohortOptions, progress: bool) -> Path:
@@ -88,9 +79,9 @@ def kiosk_check(
 ) -> dict:
     """Run `emoface analyze`'s code path with the signed bundle on the held-out videos.
 
-    The issue's check is on regions. Organs are reported beside it: they tell whether the
-    evidence sits on the planted parts of the face at all, when the 7x7 map cannot say which
-    third of an eye it came from (docs/export.md, "Where the BD evidence sits")."""
+    The check is on regions. Organs are reported beside it: they tell whether the evidence
+    sits on the planted parts of the face at all, when the 7x7 map cannot say which third of
+    an eye it came from (docs/export.md, "Where the BD evidence sits")."""
     from device.models.classifier import load_classifier
     from device.session.analyze import analyze_video
     from device.session.timeline import Timeline

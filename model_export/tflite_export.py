@@ -1,7 +1,7 @@
-"""INT8 TFLite export for LiteRT: litert-torch converts the float model, ai-edge-quantizer
-quantises it statically (int8 weights and activations) with calibration crops from the
-training set. Both live in the optional `export-tflite` extra (about 2 GB); without them
-the bundle carries the ONNX model only."""
+"""INT8 TFLite export for LiteRT (the "litert" row of model_export.formats): litert-torch
+converts the float model, ai-edge-quantizer quantises it statically (int8 weights and
+activations) with calibration crops from the training set. Both live in the optional
+`export-tflite` extra (about 2 GB); without them the bundle carries the ONNX model only."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import contextlib
 import io
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -16,17 +17,34 @@ import torch
 from model_export.model import ResNet18SCN
 from model_export.onnx_export import FP32_STAGES, ExportError, normalise
 
+if TYPE_CHECKING:
+    from model_export.formats import ExportJob
+
 log = logging.getLogger(__name__)
 
 
-def available() -> str | None:
-    """None when the TFLite tools import, else why not."""
-    try:
-        import ai_edge_quantizer  # noqa: F401
-        import litert_torch  # noqa: F401
-    except ImportError as exc:
-        return f"{exc} (pip install 'emoface-edge[export-tflite]')"
-    return None
+def export_tflite_fp32(model: ResNet18SCN, size: int, path: Path) -> Path:
+    """The float network as a .tflite file (litert-torch), its conversion noise silenced."""
+    import litert_torch
+
+    noise = io.StringIO()
+    with contextlib.redirect_stdout(noise), contextlib.redirect_stderr(noise):
+        edge = litert_torch.convert(model.eval(), (torch.zeros(1, 3, size, size),))
+        edge.export(str(path))
+    return path
+
+
+def export_int8(job: ExportJob, fp32_stages: tuple[str, ...] = FP32_STAGES) -> Path:
+    """The "litert" row of model_export.formats: JOB.out_dir/classifier_int8.tflite."""
+    return export_tflite_int8(
+        job.model,
+        job.size,
+        job.out_dir / "classifier_int8.tflite",
+        job.calibration,
+        job.threads,
+        fp32_stages,
+        job.norm,
+    )
 
 
 def export_tflite_int8(
@@ -36,18 +54,18 @@ def export_tflite_int8(
     calibration_crops: np.ndarray,
     threads: int = 2,
     fp32_stages: tuple[str, ...] = FP32_STAGES,
+    norm: str = "instance",
 ) -> Path:
-    why = available()
+    from model_export.formats import FORMATS
+
+    why = FORMATS["litert"].why_unavailable()
     if why:
         raise ExportError(f"TFLite export unavailable: {why}")
-    import litert_torch
     from ai_edge_quantizer import quantizer, recipe
 
-    fp32 = path.with_name(path.stem + "_fp32.tflite")
+    fp32 = export_tflite_fp32(model, size, path.with_name(path.stem + "_fp32.tflite"))
     noise = io.StringIO()
     with contextlib.redirect_stdout(noise), contextlib.redirect_stderr(noise):
-        edge = litert_torch.convert(model.eval(), (torch.zeros(1, 3, size, size),))
-        edge.export(str(fp32))
         q = quantizer.Quantizer(str(fp32), _recipe(recipe, fp32_stages))
         from ai_edge_litert.interpreter import Interpreter
 
@@ -56,7 +74,7 @@ def export_tflite_int8(
         inname = sigs[sig]["inputs"][0]
         data = {
             sig: [
-                {inname: normalise(calibration_crops[i : i + 1])}
+                {inname: normalise(calibration_crops[i : i + 1], norm)}
                 for i in range(len(calibration_crops))
             ]
         }
@@ -93,17 +111,3 @@ def _recipe(recipe_module, fp32_stages: tuple[str, ...]):
             algorithm_key=keep,
         )
     return rm.get_quantization_recipe()
-
-
-def run_tflite(path: Path, crops: np.ndarray, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """(attention-scaled logits, attention) per crop through the device's LiteRT back-end."""
-    from device.models.classifier import _LiteRTBackend
-
-    be = _LiteRTBackend(path, {"input_layout": "NCHW"}, threads)
-    outs, atts = [], []
-    x = normalise(crops)
-    for i in range(len(x)):
-        logits, att, _ = be.run(x[i : i + 1])
-        outs.append(att * logits)
-        atts.append(att)
-    return np.stack(outs), np.asarray(atts)

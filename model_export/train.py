@@ -14,45 +14,16 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from model_export.model import ModelConfig, ResNet18SCN, normalise, to_input, to_unit
+from model_export.config import AUGMENTS as AUGMENTS  # re-exported: augment() names
+from model_export.config import ModelConfig, TrainConfig
+from model_export.model import ResNet18SCN, normalise, to_input, to_unit
 
 log = logging.getLogger(__name__)
-
-
-AUGMENTS = ("none", "mirror", "light", "photometric", "strong")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 70
-    batch_size: int = 32
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    lr_decay: float = 0.9  # exponential, per epoch
-    beta: float = 0.7  # share of a batch in the high-importance group
-    margin: float = 0.15  # rank-regularisation margin
-    rank_weight: float = 1.0
-    relabel_epoch: int = 10
-    relabel_threshold: float = 0.2
-    frames_per_participant: int = 0  # frames drawn per participant per epoch (0 = all)
-    seed: int = 0
-    threads: int = 2
-    augment: str = "light"  # one of AUGMENTS (see augment())
-    device: str = "cpu"  # torch device for the network ("cuda" on a workstation with a GPU)
-
-    def __post_init__(self):
-        if self.augment not in AUGMENTS:
-            raise ValueError(f"augment {self.augment!r}: use one of {', '.join(AUGMENTS)}")
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def rank_regularisation(attention: torch.Tensor, beta: float, margin: float) -> torch.Tensor:
@@ -275,18 +246,26 @@ def recalibrate_batchnorm(
 
 
 @torch.no_grad()
-def predict_frames(
+def predict_logits(
     model: ResNet18SCN, crops: np.ndarray, batch_size: int = 64
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame probabilities (softmax of attention-scaled logits) and attention."""
+    """Per-frame attention-scaled logits (N, K) and attention (N,) of the FP32 network."""
     model.eval()
     dev = next(model.parameters()).device
-    probs, atts = [], []
+    scaled, atts = [], []
     for i in range(0, len(crops), batch_size):
         x = to_input(
             torch.from_numpy(np.ascontiguousarray(crops[i : i + batch_size])), model.cfg.input_norm
         )
         logits, att, _ = model(x.to(dev))
-        probs.append(F.softmax(att * logits, dim=1).cpu().numpy())
+        scaled.append((att * logits).cpu().numpy())
         atts.append(att.view(-1).cpu().numpy())
-    return np.concatenate(probs), np.concatenate(atts)
+    return np.concatenate(scaled), np.concatenate(atts)
+
+
+def predict_frames(
+    model: ResNet18SCN, crops: np.ndarray, batch_size: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame probabilities (softmax of attention-scaled logits) and attention."""
+    scaled, atts = predict_logits(model, crops, batch_size)
+    return F.softmax(torch.from_numpy(scaled), dim=1).numpy(), atts

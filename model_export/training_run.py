@@ -1,64 +1,55 @@
-"""From a site CSV to a signed bundle in one call: crop, split by participant, train,
-evaluate, export ONNX (+ TFLite), quantise, check parity, report, sign."""
+"""From a site CSV to a signed bundle in one call, as five named stages:
+
+1. prepare_data: read the CSV, crop every video (cached), split by participant;
+2. train_network: optional cross-validation, then the shipped model and its checkpoint;
+3. export_models: every selected format of model_export.formats as INT8, each through the
+   99 % parity gate on the held-out crops (run as the kiosk runs it);
+4. evaluate_held_out: participant-level figures of the first exported INT8 model;
+5. package_bundle: report, manifest from the formats table, signature.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from pickle import UnpicklingError
 
 import numpy as np
 import torch
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from device.errors import InputError
 from device.vision.alignment import AlignmentParams
-from model_export import tflite_export
 from model_export.bundle_build import build_bundle
-from model_export.dataset import CLASS_NAMES, ParticipantCrops, extract_all, read_site_csv
+from model_export.config import ModelConfig, RunConfig
+from model_export.dataset import (
+    CLASS_NAMES,
+    Participant,
+    ParticipantCrops,
+    extract_all,
+    read_site_csv,
+)
 from model_export.evaluate import evaluate_participants, participant_probs
-from model_export.model import ModelConfig
-from model_export.onnx_export import (
-    ExportError,
-    export_onnx,
-    parity,
-    quantize_onnx,
-    quantize_until_parity,
-    run_onnx,
+from model_export.formats import (
+    FORMATS,
+    Exported,
+    ExportFormat,
+    ExportJob,
+    export_with_parity,
+    parse_formats,
 )
 from model_export.report import write_report
 from model_export.signing import signing_key
 from model_export.splits import kfold, train_test_split
-from model_export.train import FrameSet, TrainConfig, predict_frames, train_model
+from model_export.train import FrameSet, predict_frames, predict_logits, train_model
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    csv: Path
-    workdir: Path
-    bundle_dir: Path | None = None  # default: WORKDIR/bundle
-    rate: float = 5.0  # sampled frames per second of video
-    crop_size: int = 112
-    crop_scale: float = AlignmentParams.scale  # face size in the crop (1.0 = ArcFace's tight crop)
-    test_fraction: float = 0.3
-    split_seed: int = 0
-    cv_folds: int = 0  # > 1: also cross-validate by participant (reported, not shipped)
-    calibration_crops: int = 500
-    min_agreement: float = 0.99  # INT8 vs FP32 top-1 agreement gate
-    tflite: str = "auto"  # auto | yes | no
-    signing_key: Path | None = None
-    bundle_id: str | None = None
-    bundle_version: int | None = None
-    pretrained: Path | None = None
-    synthetic: bool = False
-    progress: bool = True
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+STAGES = ("prepare data", "train", "export", "evaluate", "package")
 
 
 @dataclass
@@ -70,6 +61,66 @@ class RunResult:
     report: dict
     test_ids: list[str]
     checkpoint: Path
+
+
+@dataclass
+class PreparedData:
+    """Stage 1: the participants' crops, split by participant."""
+
+    participants: list[Participant]
+    counts: dict[str, int]
+    alignment: AlignmentParams
+    crops: list[ParticipantCrops]  # every participant
+    train: list[ParticipantCrops]
+    test: list[ParticipantCrops]
+    train_ids: list[str]
+    test_ids: list[str]
+    seconds: float
+
+    @property
+    def test_crops(self) -> np.ndarray:
+        return np.concatenate([p.crops for p in self.test])
+
+
+@dataclass
+class Trained:
+    """Stage 2: the shipped FP32 network."""
+
+    model: torch.nn.Module
+    history: list
+    checkpoint: Path
+    cross_validation: dict | None
+    seconds: float
+
+
+@dataclass
+class Exports:
+    """Stage 3: the INT8 models that passed the parity gate, in table order."""
+
+    models: list[Exported]
+    skipped: dict[str, str]  # format key -> why it was not exported
+    fp32_scaled_logits: np.ndarray  # the FP32 network on the held-out crops: the reference
+    fp32_attention: np.ndarray
+    seconds: float
+
+    def parity_report(self) -> dict:
+        out: dict = {"reference": "the FP32 network in torch (attention-scaled logits)"}
+        for e in self.models:
+            out[f"{e.format.runtime}_int8"] = e.parity
+            out[f"{e.format.runtime}_int8_bytes"] = e.path.stat().st_size
+        for key, why in self.skipped.items():
+            out[f"{FORMATS[key].runtime}_int8"] = f"not exported: {why}"
+        return out
+
+
+@dataclass
+class Evaluation:
+    """Stage 4: held-out participants, with the INT8 model of `evaluated`."""
+
+    evaluated: Exported
+    test: dict
+    test_fp32: dict
+    rows: list[dict]
 
 
 def _frames(pcs: list[ParticipantCrops]) -> FrameSet:
@@ -145,8 +196,18 @@ def load_pretrained(path: Path, model: ModelConfig, alignment: AlignmentParams) 
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
         state, arch = ck["state_dict"], ck.get("model", {})
-    except (OSError, RuntimeError, KeyError, TypeError, ValueError, EOFError, UnpicklingError) as exc:
-        raise InputError(f"--pretrained {path}: not an `emoface pretrain` checkpoint ({exc})") from None
+    except (
+        OSError,
+        RuntimeError,
+        KeyError,
+        TypeError,
+        ValueError,
+        EOFError,
+        UnpicklingError,
+    ) as exc:
+        raise InputError(
+            f"--pretrained {path}: not an `emoface pretrain` checkpoint ({exc})"
+        ) from None
     for key in ("width", "last_stride"):
         have, want = arch.get(key), getattr(model, key)
         if have is not None and have != want:
@@ -161,27 +222,27 @@ def load_pretrained(path: Path, model: ModelConfig, alignment: AlignmentParams) 
     return state
 
 
-def run(cfg: RunConfig) -> RunResult:
-    t_start = time.perf_counter()
-    workdir = cfg.workdir
-    workdir.mkdir(parents=True, exist_ok=True)
+@contextlib.contextmanager
+def _stage(name: str):
+    n = STAGES.index(name) + 1
+    log.info("stage %d/%d: %s", n, len(STAGES), name)
+    t0 = time.perf_counter()
+    yield
+    log.info("stage %d/%d: %s done in %.1f s", n, len(STAGES), name, time.perf_counter() - t0)
+
+
+def prepare_data(cfg: RunConfig) -> PreparedData:
+    """Read the site CSV, crop every participant's video with the kiosk's alignment (cached
+    in WORKDIR/cache) and split by participant, stratified by label."""
     participants = read_site_csv(cfg.csv)
     counts = {c: sum(p.label == c for p in participants) for c in CLASS_NAMES}
     missing = [c for c, n in counts.items() if n < 2]
     if missing:
         raise InputError(f"{cfg.csv}: classes {missing} have fewer than 2 participants ({counts})")
     alignment = AlignmentParams(size=cfg.crop_size, scale=cfg.crop_scale)
-    key, pub_path, made = signing_key(cfg.signing_key, workdir)
-    if made:
-        log.warning(
-            "no signing key given: made a DEVELOPMENT key %s (pin %s on test devices only)",
-            workdir / "dev-model-signing-key.pem",
-            pub_path,
-        )
-
     t0 = time.perf_counter()
-    pcs = extract_all(participants, alignment, cfg.rate, workdir / "cache", cfg.progress)
-    t_crop = time.perf_counter() - t0
+    pcs = extract_all(participants, alignment, cfg.rate, cfg.workdir / "cache", cfg.progress)
+    seconds = time.perf_counter() - t0
     train_ids, test_ids = train_test_split(
         [p.pid for p in participants],
         [p.label for p in participants],
@@ -191,143 +252,136 @@ def run(cfg: RunConfig) -> RunResult:
     tr = [p for p in pcs if p.participant.pid in train_ids]
     te = [p for p in pcs if p.participant.pid in test_ids]
     log.info("split by participant: %d train, %d test (seed %d)", len(tr), len(te), cfg.split_seed)
+    return PreparedData(participants, counts, alignment, pcs, tr, te, train_ids, test_ids, seconds)
 
-    cv = cross_validate(pcs, cfg) if cfg.cv_folds > 1 else None
 
-    init = load_pretrained(cfg.pretrained, cfg.model, alignment) if cfg.pretrained else None
+def train_network(cfg: RunConfig, data: PreparedData) -> Trained:
+    """Cross-validate when asked (reported only), then train the shipped network on the
+    training split and save WORKDIR/model.pt."""
+    cv = cross_validate(data.crops, cfg) if cfg.cv_folds > 1 else None
+    init = load_pretrained(cfg.pretrained, cfg.model, data.alignment) if cfg.pretrained else None
     t0 = time.perf_counter()
     model, history = train_model(
-        _frames(tr), cfg.model, cfg.train, init_state=init, progress=cfg.progress
+        _frames(data.train), cfg.model, cfg.train, init_state=init, progress=cfg.progress
     )
-    t_train = time.perf_counter() - t0
-    ckpt = workdir / "model.pt"
+    seconds = time.perf_counter() - t0
+    ckpt = cfg.workdir / "model.pt"
     torch.save(
         {
             "state_dict": model.state_dict(),
             "model": asdict(cfg.model),
-            "alignment": alignment.as_dict(),
+            "alignment": data.alignment.as_dict(),
             "class_names": CLASS_NAMES,
-            "train_ids": train_ids,
-            "test_ids": test_ids,
+            "train_ids": data.train_ids,
+            "test_ids": data.test_ids,
         },
         ckpt,
     )
+    return Trained(model, history, ckpt, cv, seconds)
 
-    # --- export and parity on held-out crops -----------------------------------------
+
+def export_models(
+    cfg: RunConfig, data: PreparedData, trained: Trained, formats: list[ExportFormat]
+) -> Exports:
+    """Each format as INT8 in WORKDIR/export, calibrated on training crops and checked
+    against the FP32 network on the held-out crops (ExportError below the gate)."""
     t0 = time.perf_counter()
-    exp = workdir / "export"
-    exp.mkdir(exist_ok=True)
-    test_crops = np.concatenate([p.crops for p in te])
-    calib = _calibration(tr, cfg.calibration_crops, cfg.split_seed)
-    threads = cfg.train.threads
-    fp32_path = export_onnx(model, cfg.crop_size, exp / "classifier_fp32.onnx")
-    torch_probs, torch_att = predict_frames(model, test_crops)
-    fp32_logits, _ = run_onnx(fp32_path, test_crops, threads)
-    int8_path, (int8_logits, int8_att), onnx_parity = quantize_until_parity(
-        lambda stages: quantize_onnx(fp32_path, exp / "classifier_int8.onnx", calib, stages),
-        lambda path: run_onnx(path, test_crops, threads),
-        fp32_logits,
-        "ONNX Runtime INT8",
-        cfg.min_agreement,
+    out_dir = cfg.workdir / "export"
+    out_dir.mkdir(exist_ok=True)
+    test_crops = data.test_crops
+    job = ExportJob(
+        trained.model,
+        cfg.crop_size,
+        out_dir,
+        _calibration(data.train, cfg.calibration_crops, cfg.split_seed),
+        cfg.train.threads,
+        cfg.model.input_norm,
     )
-    parity_report = {
-        "torch_vs_onnx_fp32": parity(
-            np.log(torch_probs + 1e-12), _log_softmax(fp32_logits), "ONNX FP32"
-        ),
-        "onnxruntime_int8": onnx_parity,
-        "onnxruntime_int8_bytes": int8_path.stat().st_size,
-    }
+    ref_scaled, ref_att = predict_logits(trained.model, test_crops)
     models = [
-        {
-            "runtime": "onnxruntime",
-            "path": int8_path,
-            "precision": "int8",
-            "format": "onnx-qdq-per-channel",
-            "input": "input",
-            "outputs": {"logits": "logits", "attention": "attention", "features": "features"},
-            "input_layout": "NCHW",
-            "features_layout": "NCHW",
-        }
+        export_with_parity(fmt, job, test_crops, ref_scaled, cfg.min_agreement) for fmt in formats
     ]
-    tfl_why = tflite_export.available() if cfg.tflite != "no" else "disabled (--tflite no)"
-    if cfg.tflite == "yes" and tfl_why:
-        raise ExportError(f"TFLite export requested but unavailable: {tfl_why}")
-    if not tfl_why:
-        tfl, _, parity_report["litert_int8"] = quantize_until_parity(
-            lambda stages: tflite_export.export_tflite_int8(
-                model, cfg.crop_size, exp / "classifier_int8.tflite", calib, threads, stages
-            ),
-            lambda path: tflite_export.run_tflite(path, test_crops, threads),
-            fp32_logits,
-            "LiteRT INT8",
-            cfg.min_agreement,
-        )
-        parity_report["litert_int8_bytes"] = tfl.stat().st_size
-        models.insert(
-            0,
-            {
-                "runtime": "litert",
-                "path": tfl,
-                "precision": "int8",
-                "format": "tflite-static-int8",
-                "input_layout": "NCHW",
-                "features_layout": "NCHW",
-            },
-        )
-    else:
-        parity_report["litert_int8"] = f"not exported: {tfl_why}"
-        log.warning("TFLite export skipped: %s", tfl_why)
-    t_export = time.perf_counter() - t0
+    skipped = {}
+    for key, fmt in FORMATS.items():
+        if fmt not in formats:
+            skipped[key] = fmt.why_unavailable() or "not in --formats"
+            log.warning("%s export skipped: %s", fmt.title, skipped[key])
+    return Exports(models, skipped, ref_scaled, ref_att, time.perf_counter() - t0)
 
-    # --- participant-level evaluation (what the device computes: the INT8 model) -------
-    y_test = np.array([p.participant.y for p in te])
-    frame_probs_int8 = _softmax(int8_logits)
+
+def evaluate_held_out(cfg: RunConfig, data: PreparedData, exports: Exports) -> Evaluation:
+    """Participant-level figures on the held-out participants with the first exported INT8
+    model (what the device computes), and the FP32 network's beside them."""
+    te = data.test
+    evaluated = exports.models[0]
     p_int8, rows = _participant_rows(
-        te, _split_by_frames(frame_probs_int8, te), _split_by_frames(int8_att, te)
+        te,
+        _split_by_frames(_softmax(evaluated.scaled_logits), te),
+        _split_by_frames(evaluated.attention, te),
     )
     p_fp32, _ = _participant_rows(
-        te, _split_by_frames(torch_probs, te), _split_by_frames(torch_att, te)
+        te,
+        _split_by_frames(_softmax(exports.fp32_scaled_logits), te),
+        _split_by_frames(exports.fp32_attention, te),
     )
+    y_test = np.array([p.participant.y for p in te])
     test = evaluate_participants(y_test, p_int8, CLASS_NAMES, seed=cfg.split_seed)
     test_fp32 = evaluate_participants(y_test, p_fp32, CLASS_NAMES, seed=cfg.split_seed)
+    return Evaluation(evaluated, test, test_fp32, rows)
 
+
+def package_bundle(
+    cfg: RunConfig,
+    data: PreparedData,
+    trained: Trained,
+    exports: Exports,
+    evaluation: Evaluation,
+    key: Ed25519PrivateKey,
+    public_key: Path,
+) -> RunResult:
+    """Write WORKDIR/report (JSON and HTML) and the signed bundle; the bundle's model
+    entries come from the formats table."""
     created = datetime.now(UTC)
     bundle_id = (
         cfg.bundle_id
         or f"emoface-{'synthetic' if cfg.synthetic else 'site'}-{created:%Y%m%d-%H%M%S}"
     )
+    test, evaluated = evaluation.test, evaluation.evaluated
     report = {
         "bundle_id": bundle_id,
         "synthetic": cfg.synthetic,
         "data": {
             "csv": str(cfg.csv),
-            "participants": len(participants),
-            "per_class": counts,
+            "participants": len(data.participants),
+            "per_class": data.counts,
             "sample_rate_fps": cfg.rate,
-            "crop_seconds": round(t_crop, 1),
+            "crop_seconds": round(data.seconds, 1),
         },
         "split": {
             "unit": "participant",
             "stratified": True,
             "seed": cfg.split_seed,
             "test_fraction": cfg.test_fraction,
-            "train_ids": train_ids,
-            "test_ids": test_ids,
+            "train_ids": data.train_ids,
+            "test_ids": data.test_ids,
         },
-        "evaluated_model": "onnxruntime INT8 (the model the device runs)",
+        "evaluated_model": f"{evaluated.format.runtime} INT8 (the model the device runs)",
+        "formats": [e.format.key for e in exports.models],
         "test": test,
-        "test_fp32": {k: test_fp32[k] for k in ("accuracy", "balanced_accuracy", "macro_f1")},
-        "participants": rows,
-        "cross_validation": cv,
-        "parity": parity_report,
+        "test_fp32": {
+            k: evaluation.test_fp32[k] for k in ("accuracy", "balanced_accuracy", "macro_f1")
+        },
+        "participants": evaluation.rows,
+        "cross_validation": trained.cross_validation,
+        "parity": exports.parity_report(),
         "training": {
             "config": cfg.train.as_dict(),
             "model": asdict(cfg.model),
-            "history": history,
-            "seconds": round(t_train, 1),
-            "train_frames": int(sum(p.n for p in tr)),
+            "history": trained.history,
+            "seconds": round(trained.seconds, 1),
+            "train_frames": int(sum(p.n for p in data.train)),
         },
-        "export_seconds": round(t_export, 1),
+        "export_seconds": round(exports.seconds, 1),
     }
     validation = {
         "held_out_participants": test["participants"],
@@ -341,18 +395,18 @@ def run(cfg: RunConfig) -> RunResult:
         },
         "confusion_matrix": test["confusion_matrix"],
         "split_seed": cfg.split_seed,
-        "int8_top1_agreement": parity_report["onnxruntime_int8"]["top1_agreement"],
+        "int8_top1_agreement": evaluated.parity["top1_agreement"],
         "int8_agreement_gate": cfg.min_agreement,
         "data": "SYNTHETIC cohort: says nothing about clinical accuracy"
         if cfg.synthetic
         else "site's own held-out participants",
     }
-    rjson, rhtml = write_report(workdir / "report", report)
+    rjson, rhtml = write_report(cfg.workdir / "report", report)
     bundle_dir, msha = build_bundle(
-        cfg.bundle_dir or workdir / "bundle",
-        model,
-        models,
-        alignment,
+        cfg.bundle_dir or cfg.workdir / "bundle",
+        trained.model,
+        [e.model_file() for e in exports.models],
+        data.alignment,
         CLASS_NAMES,
         validation,
         key,
@@ -365,23 +419,43 @@ def run(cfg: RunConfig) -> RunResult:
     report["bundle"] = {
         "path": str(bundle_dir),
         "manifest_sha256": msha,
-        "public_key": str(pub_path),
-        "total_seconds": round(time.perf_counter() - t_start, 1),
+        "public_key": str(public_key),
     }
-    (workdir / "report" / "report.json").write_text(
-        json.dumps(report, indent=2, sort_keys=True) + "\n"
+    return RunResult(
+        bundle_dir, public_key, rjson, rhtml, report, data.test_ids, trained.checkpoint
     )
-    return RunResult(bundle_dir, pub_path, rjson, rhtml, report, test_ids, ckpt)
 
 
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    return np.log(_softmax(z) + 1e-12)
+def run(cfg: RunConfig) -> RunResult:
+    """The five stages in order. The formats and the signing key are checked first, so a
+    wrong --formats or key fails before hours of cropping and training."""
+    t_start = time.perf_counter()
+    formats = parse_formats(cfg.formats)
+    cfg.workdir.mkdir(parents=True, exist_ok=True)
+    key, pub_path, made = signing_key(cfg.signing_key, cfg.workdir)
+    if made:
+        log.warning(
+            "no signing key given: made a DEVELOPMENT key %s (pin %s on test devices only)",
+            cfg.workdir / "dev-model-signing-key.pem",
+            pub_path,
+        )
+    with _stage("prepare data"):
+        data = prepare_data(cfg)
+    with _stage("train"):
+        trained = train_network(cfg, data)
+    with _stage("export"):
+        exports = export_models(cfg, data, trained, formats)
+    with _stage("evaluate"):
+        evaluation = evaluate_held_out(cfg, data, exports)
+    with _stage("package"):
+        result = package_bundle(cfg, data, trained, exports, evaluation, key, pub_path)
+    result.report["bundle"]["total_seconds"] = round(time.perf_counter() - t_start, 1)
+    (cfg.workdir / "report" / "report.json").write_text(
+        json.dumps(result.report, indent=2, sort_keys=True) + "\n"
+    )
+    return result
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max(1, keepdims=True))
     return e / e.sum(1, keepdims=True)
-
-
-def with_overrides(cfg: RunConfig, **kw) -> RunConfig:
-    return replace(cfg, **kw)
