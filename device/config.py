@@ -1,22 +1,43 @@
 """Typed device configuration, validated when it is loaded.
 
 A config is a TOML file (firmware_config/device.example.toml documents every key). Each
-section is a frozen dataclass; `load_config` checks every key's presence and type and
-raises ConfigError naming the file and the dotted key, so a typo never reaches the kiosk.
-Relative paths are resolved against the config file's folder.
+section is a frozen dataclass whose field defaults are the only defaults of the device
+(the frame path, the commands' options and the example file take theirs from here).
+`load_config` checks every key's presence, type and range and every rule that spans
+several keys, and raises ConfigError naming the file and the dotted key, so a typo never
+reaches the kiosk. Relative paths are resolved against the config file's folder, except
+those on the data partition (DATA_RELATIVE), which are resolved against device.data_dir.
+
+Two rules depend on what the config is used for, so they are named checks callers run:
+`DeviceConfig.check_delivery()` (anything that seals summaries: the kiosk, `emoface outbox
+send`) and `DeviceConfig.check_for_kiosk()`. `emoface demo` and `emoface analyze` need
+neither.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
+import math
 import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 from device.errors import ConfigError
+from device.models.runtimes.providers import DEFAULT_PROVIDERS, check_provider_names
 from device.vision.quality import QualityThresholds as _Q
+from device.wire.topics import DEVICE_ID_RULE, is_device_id
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = ("en", "zh")
+CAMERA_KINDS = ("file", "usb", "gst", "picamera2")
+QUESTIONNAIRES = ("PHQ-9", "GAD-7")
+TLS_KEYS = ("ca_cert", "client_cert", "client_key")
+SEALING_KEYS = ("device_signing_key", "clinic_public_key")
 
 
 @dataclass(frozen=True)
@@ -26,11 +47,9 @@ class DeviceSection:
     language: str = "en"  # "en" or "zh"
 
     def validate(self, where):
-        import re
-
-        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", self.id):
-            raise ConfigError(f"{where('id')}: device id {self.id!r} must match [a-z0-9-] (1-63 chars)")
-        if self.language not in ("en", "zh"):
+        if not is_device_id(self.id):
+            raise ConfigError(f"{where('id')}: device id {self.id!r}: {DEVICE_ID_RULE}")
+        if self.language not in LANGUAGES:
             raise ConfigError(f"{where('language')}: must be 'en' or 'zh', got {self.language!r}")
 
 
@@ -43,7 +62,7 @@ class CameraSection:
     fps: int = 30
 
     def validate(self, where):
-        if self.source.split(":", 1)[0] not in ("file", "usb", "gst", "picamera2"):
+        if self.source.split(":", 1)[0] not in CAMERA_KINDS:
             raise ConfigError(f"{where('source')}: must start with file:, usb:, gst: or be picamera2")
         for k in ("width", "height", "fps"):
             if getattr(self, k) <= 0:
@@ -53,7 +72,6 @@ class CameraSection:
 @dataclass(frozen=True)
 class PipelineSection:
     threads: int = 2
-    crop_size: int = 112
     detect_interval: int = 15  # frames between detector runs while tracking (several-faces check)
     # quality gate thresholds: defaults live in device.vision.quality.QualityThresholds
     min_face_px: float = _Q.min_face_px  # jaw width (points 0-16) in pixels
@@ -64,12 +82,20 @@ class PipelineSection:
     max_brightness: float = _Q.max_brightness
 
     def validate(self, where):
-        if self.crop_size not in (112, 224):
-            raise ConfigError(f"{where('crop_size')}: must be 112 or 224")
         if not 1 <= self.threads <= 64:
             raise ConfigError(f"{where('threads')}: must be 1..64")
         if self.min_brightness >= self.max_brightness:
             raise ConfigError(f"{where('min_brightness')}: must be below max_brightness")
+
+    def quality_thresholds(self) -> _Q:
+        return _Q(
+            min_face_px=self.min_face_px,
+            max_yaw_deg=self.max_yaw_deg,
+            max_pitch_deg=self.max_pitch_deg,
+            min_sharpness=self.min_sharpness,
+            min_brightness=self.min_brightness,
+            max_brightness=self.max_brightness,
+        )
 
 
 @dataclass(frozen=True)
@@ -77,6 +103,19 @@ class ModelSection:
     bundle_dir: Path | None = None  # installed classifier bundles; None = landmarks only
     signing_public_key: Path | None = None  # pinned Ed25519 key (PEM) of the model signer
     landmark_dir: Path | None = None  # None = the default cache
+    # ONNX Runtime execution providers by short name (device.models.runtimes.providers)
+    onnx_providers: tuple[str, ...] = DEFAULT_PROVIDERS
+
+    def validate(self, where):
+        if self.bundle_dir is not None and self.signing_public_key is None:
+            raise ConfigError(
+                f"{where('signing_public_key')}: required when model.bundle_dir is set "
+                "(the model signer's pinned public key: bundles are verified against it)"
+            )
+        try:
+            check_provider_names(self.onnx_providers)
+        except ValueError as exc:
+            raise ConfigError(f"{where('onnx_providers')}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -87,17 +126,36 @@ class DeliverySection:
     client_key: Path | None = None
     device_signing_key: Path | None = None  # Ed25519 private key (PEM)
     clinic_public_key: Path | None = None  # X25519 HPKE public key (PEM)
-    outbox_path: Path = Path("outbox.sqlite")  # relative to device.data_dir
+    outbox_path: Path = Path("outbox.sqlite")  # a relative path is under device.data_dir
     outbox_max_items: int = 5000
     outbox_max_bytes: int = 200_000_000
     outbox_max_age_days: int = 90
 
     def validate(self, where):
-        if self.broker_url and not self.broker_url.startswith(("mqtt://", "mqtts://")):
-            raise ConfigError(f"{where('broker_url')}: must start with mqtts:// (or mqtt:// for tests)")
         for k in ("outbox_max_items", "outbox_max_bytes", "outbox_max_age_days"):
             if getattr(self, k) <= 0:
                 raise ConfigError(f"{where(k)}: must be positive")
+        if not self.broker_url:
+            return
+        url = where("broker_url")
+        u = urlparse(self.broker_url)
+        if u.scheme not in ("mqtt", "mqtts"):
+            raise ConfigError(f"{url}: must start with mqtts:// (or mqtt:// for tests)")
+        try:
+            port = u.port
+        except ValueError:
+            port = -1
+        if port is not None and not 1 <= port <= 65535:
+            raise ConfigError(f"{url}: {self.broker_url!r}: the port must be a number in 1..65535")
+        if not u.hostname:
+            raise ConfigError(f"{url}: {self.broker_url!r} names no host (expected mqtts://HOST:PORT)")
+        if u.scheme == "mqtts":
+            for k in TLS_KEYS:
+                if getattr(self, k) is None:
+                    raise ConfigError(f"{where(k)}: required when delivery.broker_url is mqtts://")
+        for k in SEALING_KEYS:
+            if getattr(self, k) is None:
+                raise ConfigError(f"{where(k)}: required when delivery.broker_url is set")
 
 
 @dataclass(frozen=True)
@@ -105,14 +163,16 @@ class KioskSection:
     stimulus_pack: Path | None = None  # None = the generated placeholder pack
     operator_pin: str = ""  # empty = operator menu disabled
     idle_timeout_s: float = 120.0
-    questionnaires: tuple[str, ...] = ("PHQ-9", "GAD-7")
+    questionnaires: tuple[str, ...] = QUESTIONNAIRES
     fullscreen: bool = True
 
     def validate(self, where):
         if self.operator_pin and not (self.operator_pin.isdigit() and 4 <= len(self.operator_pin) <= 12):
             raise ConfigError(f"{where('operator_pin')}: must be 4-12 digits")
+        if self.idle_timeout_s <= 0:
+            raise ConfigError(f"{where('idle_timeout_s')}: must be positive")
         for q in self.questionnaires:
-            if q not in ("PHQ-9", "GAD-7"):
+            if q not in QUESTIONNAIRES:
                 raise ConfigError(f"{where('questionnaires')}: unknown questionnaire {q!r}")
 
 
@@ -130,10 +190,53 @@ class DeviceConfig:
         """A path under the data partition unless it is absolute."""
         return p if p.is_absolute() else self.device.data_dir / p
 
+    @property
+    def name(self) -> str:
+        """How errors name this config: its file, or <config> for one built in code."""
+        return str(self.source_file) if self.source_file else "<config>"
+
+    def where(self, section: str, key: str) -> str:
+        return f"{self.name}: {section}.{key}"
+
+    def check(self) -> None:
+        """Every rule that holds whatever the config is used for (load_config runs it)."""
+        for section in SECTIONS:
+            getattr(self, section).validate(lambda k, s=section: self.where(s, k))
+
+    def check_delivery(self) -> None:
+        """The rules for sealing and sending summaries (Delivery.from_config runs it): the
+        sealing keys are set, and every key and certificate file named exists."""
+        self.check()
+        d = self.delivery
+        missing = [f"delivery.{k}" for k in SEALING_KEYS if getattr(d, k) is None]
+        if missing:
+            raise ConfigError(
+                f"{self.name}: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                "required (run `emoface provision enroll` or `emoface demo`)"
+            )
+        files = SEALING_KEYS + (TLS_KEYS if urlparse(d.broker_url).scheme == "mqtts" else ())
+        for k in files:
+            p = getattr(d, k)
+            if p is not None and not p.is_file():
+                raise ConfigError(f"{self.where('delivery', k)}: no such file: {p}")
+
+    def check_for_kiosk(self) -> None:
+        """The rules for running the station (`emoface kiosk`): it seals every summary, so
+        it needs everything `check_delivery` does."""
+        self.check_delivery()
+
+
+SECTIONS = tuple(k for k in typing.get_type_hints(DeviceConfig) if k != "source_file")
 
 # Paths that live on the data partition: a relative value is kept relative and resolved
 # against device.data_dir by DeviceConfig.data_path(), not against the config's folder.
 DATA_RELATIVE = {("delivery", "outbox_path")}
+
+# Keys older configs may still hold: accepted with a warning and ignored, so an upgrade
+# never stops a kiosk whose config was written for an earlier version.
+DEPRECATED = {
+    ("pipeline", "crop_size"): "the classifier's input size comes from the model bundle's manifest",
+}
 
 
 def _coerce(value, tp, where: str, base: Path | None):
@@ -156,6 +259,8 @@ def _coerce(value, tp, where: str, base: Path | None):
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -179,7 +284,7 @@ def config_from_dict(data: dict, source: Path | None = None) -> DeviceConfig:
     hints = typing.get_type_hints(DeviceConfig)
     sections = {}
     for key, value in data.items():
-        if key not in hints or key == "source_file":
+        if key not in SECTIONS:
             raise ConfigError(f"{name}: unknown section [{key}]")
         if not isinstance(value, dict):
             raise ConfigError(f"{name}: [{key}] must be a table")
@@ -187,14 +292,15 @@ def config_from_dict(data: dict, source: Path | None = None) -> DeviceConfig:
         fields = typing.get_type_hints(cls)
         kwargs = {}
         for k, v in value.items():
+            if (key, k) in DEPRECATED:
+                log.warning("%s: %s.%s is ignored (%s); remove it", name, key, k, DEPRECATED[(key, k)])
+                continue
             if k not in fields:
                 raise ConfigError(f"{name}: unknown key {key}.{k} (known: {', '.join(fields)})")
             kwargs[k] = _coerce(v, fields[k], f"{name}: {key}.{k}", None if (key, k) in DATA_RELATIVE else base)
-        section = cls(**kwargs)
-        if hasattr(section, "validate"):
-            section.validate(lambda k, key=key: f"{name}: {key}.{k}")
-        sections[key] = section
+        sections[key] = cls(**kwargs)
     cfg = DeviceConfig(**sections, source_file=source)
+    cfg.check()
     if not cfg.device.data_dir.is_absolute():
         cfg = dataclasses.replace(cfg, device=dataclasses.replace(cfg.device, data_dir=base / cfg.device.data_dir))
     return cfg

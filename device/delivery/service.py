@@ -84,20 +84,15 @@ class Delivery:
 
     @classmethod
     def from_config(cls, cfg, **kw) -> Delivery:
-        """Build from a DeviceConfig's [delivery] section (keys are checked here)."""
+        """Build from a DeviceConfig's [delivery] section. The config checks its own rules
+        (`DeviceConfig.check_delivery`: keys set, key and certificate files present)."""
+        cfg.check_delivery()
         d = cfg.delivery
-        if d.device_signing_key is None or d.clinic_public_key is None:
-            raise ConfigError(
-                f"{cfg.source_file or '<config>'}: delivery.device_signing_key and "
-                "delivery.clinic_public_key are required (run `emoface provision enroll` or "
-                "`emoface demo`)"
-            )
         signing = load_private_key(d.device_signing_key, Ed25519PrivateKey)
         clinic = load_public_key(d.clinic_public_key, X25519PublicKey)
         broker = None
         if d.broker_url:
             broker = BrokerSettings(d.broker_url, d.ca_cert, d.client_cert, d.client_key)
-            broker.check()
         limits = {
             "max_items": d.outbox_max_items,
             "max_bytes": d.outbox_max_bytes,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from pathlib import Path
+
+from device.config import LANGUAGES, DeviceSection
+from device.kiosk.demo import DEMO_CLIP_S
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,7 @@ def add_cli(sub) -> None:
         "--camera", help="override camera.source (usb:0, gst:..., picamera2, file:VIDEO)"
     )
     p.add_argument("--windowed", action="store_true", help="a window instead of full screen")
-    p.add_argument("--language", choices=["en", "zh"], help="override device.language")
+    p.add_argument("--language", choices=LANGUAGES, help="override device.language")
     p.add_argument(
         "--shutdown-command",
         help="command the operator menu's Shut down runs after the kiosk exits (e.g. 'systemctl poweroff')",
@@ -85,7 +87,6 @@ def add_cli(sub) -> None:
         "generated placeholder stimulus pack plays the five conditions, development keys are made "
         "on the fly and the summary is sealed into the SQLite outbox. Prints where the sealed "
         "summary is and a decrypted, readable view of it. Takes well under a minute.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     d.add_argument(
         "--video",
@@ -95,9 +96,17 @@ def add_cli(sub) -> None:
     d.add_argument(
         "--workdir", type=Path, help="folder for keys, pack and outbox (default: a new temp folder)"
     )
-    d.add_argument("--language", choices=["en", "zh"], default="en", help="screen language")
     d.add_argument(
-        "--clip-seconds", type=float, default=3.0, help="length of each placeholder clip"
+        "--language",
+        choices=LANGUAGES,
+        default=DeviceSection.language,
+        help="screen language (default: %(default)s)",
+    )
+    d.add_argument(
+        "--clip-seconds",
+        type=float,
+        default=DEMO_CLIP_S,
+        help="length of each placeholder clip in seconds (default: %(default)s)",
     )
     d.add_argument("--no-questionnaires", action="store_true", help="skip PHQ-9 and GAD-7")
     d.add_argument("--screenshots", type=Path, help="save a PNG of each screen into this folder")

@@ -18,12 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from device.config import config_from_dict
+from device.config import DeviceSection, config_from_dict
 from device.errors import InputError
-from device.kiosk.patient import ScriptedPatient
 from device.kiosk.placeholder import generate_placeholder_pack
 
 log = logging.getLogger(__name__)
+
+DEMO_CLIP_S = 3.0  # seconds per placeholder clip (`emoface demo --clip-seconds`)
 
 DEFAULT_VIDEO = (
     Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "video" / "single_face.mp4"
@@ -100,8 +101,8 @@ def readable_view(opened) -> str:
 def run_demo(
     video: Path | None = None,
     workdir: Path | None = None,
-    language: str = "en",
-    clip_s: float = 3.0,
+    language: str = DeviceSection.language,
+    clip_s: float = DEMO_CLIP_S,
     questionnaires: bool = True,
     screenshots: Path | None = None,
     timeout_s: float = 120.0,
@@ -119,6 +120,7 @@ def run_demo(
     workdir.mkdir(parents=True, exist_ok=True)
 
     from device.delivery.keys import make_dev_keyset
+    from device.kiosk.patient import ScriptedPatient  # pygame: only when a demo runs
     from device.kiosk.service import build_kiosk, make_delivery
 
     _progress(f"working folder {workdir}")

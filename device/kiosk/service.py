@@ -13,7 +13,6 @@ import subprocess
 import time
 from pathlib import Path
 
-from device.errors import EmofaceError
 from device.kiosk.app import KioskApp, KioskSettings
 from device.kiosk.capture import CaptureSession
 from device.kiosk.placeholder import cached_placeholder_pack
@@ -35,11 +34,10 @@ def load_stimulus(cfg) -> StimulusPack:
 
 
 def load_model(cfg):
-    """The verified classifier named by the config, or None (landmarks-only sessions)."""
+    """The verified classifier named by the config, or None (landmarks-only sessions).
+    A bundle_dir without signing_public_key never gets here: the config refuses it."""
     if cfg.model.bundle_dir is None:
         return None
-    if cfg.model.signing_public_key is None:
-        raise EmofaceError(f"{cfg.source_file}: model.bundle_dir needs model.signing_public_key", 4)
     from device.models.classifier import load_classifier  # onnxruntime/LiteRT only when configured
 
     return load_classifier(
@@ -58,7 +56,7 @@ def bundle_meta(classifier) -> dict | None:
 
 
 def make_delivery(cfg):
-    from device.delivery.service import Delivery  # issue 4's module: outbox + publisher
+    from device.delivery.service import Delivery  # outbox + publisher
 
     delivery = Delivery.from_config(cfg)
     delivery.start()
@@ -69,6 +67,8 @@ def build_kiosk(
     cfg, source_spec: str | None = None, paced: bool = False, delivery=None, **overrides
 ) -> KioskApp:
     """A ready KioskApp for `cfg` (window open, camera not yet)."""
+    if delivery is None:  # fail on a missing key before the pack and the model are verified
+        cfg.check_for_kiosk()
     pack = load_stimulus(cfg)
     classifier = load_model(cfg)
     pipeline = FramePipeline(PipelineConfig.from_device_config(cfg), classifier=classifier)

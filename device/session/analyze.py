@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from device import __version__
+from device.config import PipelineSection, load_config
 from device.errors import InputError, NoFaceError
 from device.fileio import write_atomic
 from device.session.accumulator import SessionAccumulator
@@ -113,8 +114,6 @@ def _load_classifier(args, threads: int):
 def _cmd_analyze(args) -> int:
     timeline = Timeline.load(args.timeline) if args.timeline else None
     if args.config:
-        from device.config import load_config
-
         cfg = load_config(args.config)
         pcfg = PipelineConfig.from_device_config(cfg)
     else:
@@ -156,7 +155,12 @@ def add_cli(sub) -> None:
     p.add_argument("video", type=Path, help="video file (mp4, mov, avi...)")
     p.add_argument("--timeline", type=Path, help="stimulus timeline JSON (segments with start/end seconds)")
     p.add_argument("--out", type=Path, help="write the summary JSON here (default: standard output)")
-    p.add_argument("--threads", type=int, default=2, help="inference threads (default 2)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=PipelineSection.threads,
+        help="inference threads (default: %(default)s, as [pipeline] threads)",
+    )
     p.add_argument("--config", type=Path, help="device config TOML (pipeline thresholds); overrides --threads")
     p.add_argument("--bundle", type=Path, help="signed classifier model bundle directory")
     p.add_argument("--signing-key", type=Path, help="pinned model-signing public key (PEM) for --bundle")

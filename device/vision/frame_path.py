@@ -11,20 +11,24 @@ from typing import Any
 import cv2
 import numpy as np
 
+from device.config import PipelineSection
 from device.vision.alignment import align_face, alignment_matrix, transform_points
 from device.vision.face_landmarker import FaceLandmarker
 from device.vision.facemap import mp478_to_68
-from device.vision.features import CANONICAL_CROP, FEATURE_NAMES, frame_features, to_canonical
+from device.vision.features import CANONICAL_CROP, frame_features, to_canonical
 from device.vision.headpose import head_pose
 from device.vision.quality import QualityThresholds, check, crop_stats
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    threads: int = 2
-    detect_interval: int = 15
+    """What FramePipeline needs. The defaults are the device config's ([pipeline] in
+    device.config.PipelineSection; the quality gate's in QualityThresholds), never copies."""
+
+    threads: int = PipelineSection.threads
+    detect_interval: int = PipelineSection.detect_interval
     iris: bool = True
-    model_dir: Path | None = None
+    model_dir: Path | None = None  # landmark models; None = the default cache
     quality: QualityThresholds = field(default_factory=QualityThresholds)
 
     @classmethod
@@ -34,9 +38,7 @@ class PipelineConfig:
             threads=p.threads,
             detect_interval=p.detect_interval,
             model_dir=cfg.model.landmark_dir,
-            quality=QualityThresholds(
-                p.min_face_px, p.max_yaw_deg, p.max_pitch_deg, p.min_sharpness, p.min_brightness, p.max_brightness
-            ),
+            quality=p.quality_thresholds(),
         )
 
 
@@ -50,10 +52,6 @@ class FrameResult:
     pose: tuple[float, float, float] | None = None
     n_faces: int = 0
     classifier: Any = None  # ClassifierOutput when a classifier is loaded and the frame passed
-
-    @property
-    def feature_dict(self) -> dict[str, float]:
-        return {} if self.features is None else dict(zip(FEATURE_NAMES, map(float, self.features), strict=True))
 
 
 class FramePipeline:

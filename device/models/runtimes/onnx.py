@@ -3,6 +3,7 @@ TensorRT on a Jetson whose onnxruntime build has them; see providers.py)."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,11 +13,6 @@ from device.errors import ModelError
 from device.models.runtimes import Runtime, TensorInfo, register
 from device.models.runtimes.providers import DEFAULT_PROVIDERS, select_providers
 
-try:
-    import onnxruntime as ort
-except ImportError:  # a kiosk may ship LiteRT only
-    ort = None
-
 _DTYPES = {"tensor(float)": np.float32, "tensor(int8)": np.int8, "tensor(uint8)": np.uint8}
 
 
@@ -24,9 +20,18 @@ _DTYPES = {"tensor(float)": np.float32, "tensor(int8)": np.int8, "tensor(uint8)"
 class OnnxRuntime(Runtime):
     key = "onnxruntime"
     suffix = ".onnx"
-    missing = None if ort is not None else "onnxruntime is not installed (pip install 'emoface-edge[device]')"
+    # Looked up, not imported: importing onnxruntime writes a telemetry cache under
+    # ~/.cache, which a kiosk that only runs LiteRT must not do (nothing but the summary
+    # may appear on disk). A kiosk may ship LiteRT only.
+    missing = (
+        None
+        if importlib.util.find_spec("onnxruntime") is not None
+        else "onnxruntime is not installed (pip install 'emoface-edge[device]')"
+    )
 
     def __init__(self, path: Path, threads: int = 2, providers: Sequence[str] = DEFAULT_PROVIDERS):
+        import onnxruntime as ort
+
         try:
             chosen = select_providers(providers, ort.get_available_providers())
         except ValueError as exc:

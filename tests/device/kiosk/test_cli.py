@@ -122,3 +122,22 @@ fullscreen = false
             proc.kill()
         sock.close()
     assert Path(tmp_path / "data" / "outbox.sqlite").exists()
+
+
+def test_kiosk_on_the_example_config_asks_for_its_delivery_keys_first(tmp_path):
+    """The example loads (every key is optional) but the station needs the sealing keys:
+    exit 2 naming the file and both keys, before the stimulus pack or a window is made."""
+    example = Path(__file__).resolve().parents[3] / "firmware_config" / "device.example.toml"
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
+    r = subprocess.run(
+        [*EMOFACE, "kiosk", "--config", str(example), "--windowed"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert str(example) in r.stderr and "Traceback" not in r.stderr
+    assert "delivery.device_signing_key" in r.stderr and "delivery.clinic_public_key" in r.stderr
+    assert "placeholder" not in r.stderr.lower()  # failed before the pack was generated
