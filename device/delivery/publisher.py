@@ -23,11 +23,9 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
-from device.delivery.mqtt_loop import Backoff, BrokerSettings, MqttWorker, make_client
+from device.delivery.mqtt_loop import BrokerSettings, MqttWorker
 from device.delivery.outbox import Outbox
 from device.wire.topics import ACK, SUMMARY
-
-__all__ = ["Backoff", "BrokerSettings", "Publisher", "make_client"]
 
 log = logging.getLogger(__name__)
 

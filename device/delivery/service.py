@@ -20,10 +20,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from device.delivery.keys import key_id, load_private_key, load_public_key
+from device.delivery.mqtt_loop import BrokerSettings
 from device.delivery.outbox import Outbox, OutboxFull
-from device.delivery.publisher import BrokerSettings, Publisher
+from device.delivery.publisher import Publisher
 from device.errors import ConfigError, EmofaceError
 from device.wire.envelope import Header, seal
+from device.wire.summary import validate_summary
 
 __all__ = ["Delivery", "DeliveryError", "OutboxFull"]
 
@@ -34,14 +36,6 @@ class DeliveryError(EmofaceError):
     """Summaries could not be delivered in the time given."""
 
     exit_code = 5
-
-
-def _validate(summary: dict) -> None:
-    try:
-        from device.wire.summary import validate_summary
-    except ImportError:  # pragma: no cover - the schema module is part of the device core
-        return
-    validate_summary(summary)
 
 
 class Delivery:
@@ -111,7 +105,7 @@ class Delivery:
     def submit(self, summary: dict) -> str:
         """Seal and store a summary durably; returns its message id. Raises OutboxFull."""
         if self.validate:
-            _validate(summary)
+            validate_summary(summary)
         with self._lock:
             reason = self._outbox.full_reason()
             if reason:

@@ -41,7 +41,10 @@ def load_model(cfg):
     from device.models.classifier import load_classifier  # onnxruntime/LiteRT only when configured
 
     return load_classifier(
-        cfg.model.bundle_dir, cfg.model.signing_public_key, threads=cfg.pipeline.threads
+        cfg.model.bundle_dir,
+        cfg.model.signing_public_key,
+        threads=cfg.pipeline.threads,
+        providers=cfg.model.onnx_providers,
     )
 
 

@@ -44,7 +44,8 @@ class OnnxRuntime(Runtime):
             self.session = ort.InferenceSession(str(path), so, providers=chosen)
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
             raise ModelError(f"cannot load {path} in ONNX Runtime: {exc}") from exc
-        self.providers = self.session.get_providers()
+        self.requested = tuple(providers)  # as configured, before availability
+        self.providers = self.session.get_providers()  # what runs
         self.inputs = [_info(a) for a in self.session.get_inputs()]
         self.outputs = [_info(a) for a in self.session.get_outputs()]
         self._input = self.inputs[0].name
