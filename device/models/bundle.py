@@ -32,7 +32,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from device.delivery.keys import KeyFileError
-from device.delivery.keys import load_public_key as read_public_key
+from device.delivery.keys import load_public_key
 from device.errors import ModelError
 from device.fileio import sha256_file, write_atomic
 
@@ -82,13 +82,13 @@ class VerifiedBundle:
         return self.path / name
 
 
-def load_public_key(key: Path | str | Ed25519PublicKey) -> Ed25519PublicKey:
+def pinned_signing_key(key: Path | str | Ed25519PublicKey) -> Ed25519PublicKey:
     """The pinned model-signing public key (PEM file, or a private key PEM whose public half
     is used); a bad key is a ModelError (exit 4) since no bundle can be verified without it."""
     if isinstance(key, Ed25519PublicKey):
         return key
     try:
-        return read_public_key(Path(key), Ed25519PublicKey, accept_private=True)
+        return load_public_key(Path(key), Ed25519PublicKey, accept_private=True)
     except KeyFileError as exc:
         raise ModelError(f"model-signing key {exc}") from exc
 
@@ -151,7 +151,7 @@ def verify_bundle(
     """Check signature, format, and the SHA-256 and size of every listed file. Raises ModelError
     naming the first problem; reads no model before the signature is good."""
     d = Path(bundle_dir)
-    pub = load_public_key(public_key)
+    pub = pinned_signing_key(public_key)
     if not d.is_dir():
         raise ModelError(f"model bundle {d}: not a directory")
     mpath, spath = d / MANIFEST, d / SIGNATURE

@@ -17,7 +17,7 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from device.errors import ModelError
-from device.models.bundle import BundleStore, VerifiedBundle, load_public_key, verify_bundle
+from device.models.bundle import BundleStore, VerifiedBundle, pinned_signing_key, verify_bundle
 from device.models.class_activation import landmark_attention
 from device.models.runtimes import open_model
 from device.models.runtimes.providers import DEFAULT_PROVIDERS
@@ -189,7 +189,7 @@ def load_classifier(
     """Verify and load a bundle. `bundle_dir` is either one bundle (has manifest.json) or a
     device model store (has current.json): then the installed bundle in use is loaded."""
     path = Path(bundle_dir)
-    key = load_public_key(signing_public_key)
+    key = pinned_signing_key(signing_public_key)
     if (path / "manifest.json").is_file() or not BundleStore.is_store(path):
         vb = verify_bundle(path, key)
     else:

@@ -1,5 +1,5 @@
-"""Helpers shared by the delivery tests (imported by name: conftest puts this folder on
-sys.path)."""
+"""Helpers shared by the delivery, receiver and provisioning tests: summaries that carry a
+tag, devices built from enrolled bundles, waiting for the receiver's store."""
 
 from __future__ import annotations
 
