@@ -31,8 +31,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from device.delivery.keys import KeyFileError
-from device.delivery.keys import load_public_key
+from device.delivery.keys import KeyFileError, load_public_key
 from device.errors import ModelError
 from device.fileio import sha256_file, write_atomic
 
