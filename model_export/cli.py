@@ -460,9 +460,6 @@ def register(sub) -> None:
     p.add_argument("--signing-key", type=Path, required=True, help="model-signing public key PEM")
     p.set_defaults(func=_cmd_verify)
 
-    try:
-        from model_export.synth import cli as synth_cli
-    except ImportError:
-        synth_cli = None
-    if synth_cli is not None and hasattr(synth_cli, "add_cli"):
-        synth_cli.add_cli(sub)
+    from model_export.synth import cli as synth_cli
+
+    synth_cli.add_cli(sub)

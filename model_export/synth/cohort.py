@@ -205,12 +205,10 @@ See docs/synthetic_cohort.md in the emoface-edge repository.
 
 
 def _progress(total: int, enabled: bool | None):
+    from tqdm import tqdm  # the export extra installs it
+
     enabled = sys.stderr.isatty() if enabled is None else enabled
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        tqdm = None
-    if tqdm is None or not enabled:
+    if not enabled:
         return _NoBar()
     return tqdm(total=total, desc="synthetic cohort", unit="participant")
 
