@@ -163,6 +163,7 @@ class KioskApp:
     # -- navigation -----------------------------------------------------------------------
     def go(self, screen: Screen) -> None:
         log.debug("screen %s -> %s", self.screen.name, screen.name)
+        self.screen.leave()
         self.screen = screen
         self.last_input = self.now()
         screen.enter()
@@ -214,7 +215,6 @@ class KioskApp:
         return MessageScreen(self, None, "camera.unavailable")
 
     def _camera_test_done(self, screen, outcome) -> Screen:
-        self.capture.stop()
         return OperatorScreen(self)
 
     def _first_item(self, screen, outcome) -> Screen:
@@ -268,8 +268,6 @@ class KioskApp:
         """Idle timeout or the kiosk stopping: the open session ends, back to welcome."""
         if self.session is not None:
             self.abandon_session(outcome.name)
-        else:  # the operator's camera test: the camera goes off with it
-            self.capture.stop()
         return WelcomeScreen(self)
 
     # (screen name, outcome) -> handler; "*" rows are the app's own events on any screen.

@@ -98,6 +98,9 @@ class Screen:
         self.entered = self.app.now()
         self.layout()
 
+    def leave(self) -> None:
+        """Called by the app when another screen replaces this one."""
+
     def layout(self) -> None:
         pass
 

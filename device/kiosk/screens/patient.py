@@ -151,6 +151,10 @@ class CameraCheckScreen(Screen):
         if self.operator:
             self.app.capture.start()
 
+    def leave(self):
+        if self.operator:  # the camera test owns the camera: it goes off with the screen
+            self.app.capture.stop()
+
     def layout(self):
         if self.operator:
             specs = [(self.t("btn.back"), "back", pygame.K_ESCAPE, ui.DISABLED)]
