@@ -48,16 +48,6 @@ def load_model(cfg):
     )
 
 
-def bundle_meta(classifier) -> dict | None:
-    if classifier is None:
-        return None
-    return {
-        "id": classifier.bundle_id,
-        "version": getattr(classifier, "version", None),
-        "manifest_sha256": classifier.manifest_sha256,
-    }
-
-
 def make_delivery(cfg):
     from device.delivery.service import Delivery  # outbox + publisher
 
@@ -89,7 +79,7 @@ def build_kiosk(
     )
     delivery = delivery if delivery is not None else make_delivery(cfg)
     settings = KioskSettings.from_device_config(
-        cfg, model_bundle=bundle_meta(classifier), **overrides
+        cfg, model_bundle=classifier.bundle_meta if classifier else None, **overrides
     )
     return KioskApp(settings, pack, capture, delivery)
 

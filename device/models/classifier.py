@@ -151,6 +151,11 @@ class Classifier:
                 )
         raise ModelError(f"model bundle {bundle.path}: no usable runtime ({'; '.join(errors)})")
 
+    @property
+    def bundle_meta(self) -> dict:
+        """Which model produced a summary: `model_bundle` in every summary and report."""
+        return {"id": self.bundle_id, "version": self.version, "manifest_sha256": self.manifest_sha256}
+
     def preprocess(self, crop_rgb: np.ndarray) -> np.ndarray:
         if crop_rgb.shape != (self.size, self.size, 3) or crop_rgb.dtype != np.uint8:
             raise ValueError(

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from device import __version__
-from device.config import PipelineSection, load_config
+from device.config import ModelSection, PipelineSection, load_config
 from device.errors import InputError, NoFaceError
 from device.fileio import write_atomic
 from device.session.accumulator import SessionAccumulator
@@ -89,11 +89,7 @@ def analyze_video(
             "truncated": truncated,
         },
         "processing": {"seconds": round(elapsed, 3), "frames_per_second": round(n / elapsed, 1)},
-        "model_bundle": (
-            {"id": classifier.bundle_id, "version": classifier.version, "manifest_sha256": classifier.manifest_sha256}
-            if classifier
-            else None
-        ),
+        "model_bundle": classifier.bundle_meta if classifier else None,
     }
     summary = acc.summary(meta)
     summary["face_found"] = summary["session"]["frames_seen"] > summary["session"]["rejected"].get("no_face", 0)
@@ -101,24 +97,26 @@ def analyze_video(
     return summary
 
 
-def _load_classifier(args, threads: int):
+def _load_classifier(args, threads: int, providers: tuple[str, ...]):
     if not args.bundle:
         return None
     from device.models.classifier import load_classifier  # onnxruntime/LiteRT only when asked for
 
     if not args.signing_key:
         raise InputError("--bundle needs --signing-key (the pinned model-signing public key, PEM)")
-    return load_classifier(args.bundle, args.signing_key, threads=threads)
+    return load_classifier(args.bundle, args.signing_key, threads=threads, providers=providers)
 
 
 def _cmd_analyze(args) -> int:
     timeline = Timeline.load(args.timeline) if args.timeline else None
+    providers = ModelSection.onnx_providers
     if args.config:
         cfg = load_config(args.config)
         pcfg = PipelineConfig.from_device_config(cfg)
+        providers = cfg.model.onnx_providers
     else:
         pcfg = PipelineConfig(threads=args.threads)
-    pipeline = FramePipeline(pcfg, classifier=_load_classifier(args, pcfg.threads))
+    pipeline = FramePipeline(pcfg, classifier=_load_classifier(args, pcfg.threads, providers))
     summary = analyze_video(args.video, timeline, pipeline, progress=None if not args.quiet else False)
     text = json.dumps(summary, indent=2, sort_keys=True, allow_nan=False) + "\n"
     if args.out:
@@ -161,7 +159,7 @@ def add_cli(sub) -> None:
         default=PipelineSection.threads,
         help="inference threads (default: %(default)s, as [pipeline] threads)",
     )
-    p.add_argument("--config", type=Path, help="device config TOML (pipeline thresholds); overrides --threads")
+    p.add_argument("--config", type=Path, help="device config TOML (pipeline thresholds, ONNX Runtime providers); overrides --threads")
     p.add_argument("--bundle", type=Path, help="signed classifier model bundle directory")
     p.add_argument("--signing-key", type=Path, help="pinned model-signing public key (PEM) for --bundle")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
