@@ -8,7 +8,7 @@ frame path only ever waits for an outbox insert). A PUBACK with a failure reason
 a summary leaves the outbox only when the receiver's acknowledgement for its message id
 arrives on `emoface/<id>/ack`. Unacknowledged summaries are resent with exponential
 backoff, and all of them at once after every reconnect (the receiver de-duplicates by
-message id).
+message id). A new summary needs no signal: every loop pass (20 ms) reads what is due.
 """
 
 from __future__ import annotations
@@ -57,7 +57,6 @@ class Publisher(MqttWorker):
         self.max_retry = max_retry
         self.window = window
         self.outbox_limits = outbox_limits or {}
-        self._wake = threading.Event()
         self._lock = threading.Lock()
         self._status = {
             "last_sync": None,  # time of the last acknowledgement received
@@ -75,14 +74,6 @@ class Publisher(MqttWorker):
     # -- caller side --------------------------------------------------------------------
     def start(self) -> None:
         self.start_thread()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._wake.set()
-        super().stop(timeout)
-
-    def wake(self) -> None:
-        """A new summary is waiting: send it now rather than at the next poll."""
-        self._wake.set()
 
     def status(self) -> dict:
         with self._lock:
@@ -125,7 +116,6 @@ class Publisher(MqttWorker):
         if self.ready.is_set():
             self._flush()
             self._send_due()
-        self._wake.clear()
 
     def on_lost(self) -> None:
         self._inflight.clear()

@@ -1,7 +1,7 @@
 """Device-side delivery facade: what the kiosk calls to hand a finished summary over.
 
 `submit` validates, seals (sign + HPKE) and stores the summary durably in the outbox,
-then wakes the background publisher; it never waits for the network. When the outbox is
+where the background publisher picks it up; it never waits for the network. When the outbox is
 full it raises OutboxFull and `can_accept` is False, so the kiosk refuses new sessions.
 An empty broker_url keeps summaries in the outbox only (offline clinics export them).
 
@@ -117,8 +117,6 @@ class Delivery:
             self._seq += 1
             blob = seal(summary, header, self.signing_key, self.clinic_public_key)
             self._outbox.put(header, blob)
-        if self.publisher:
-            self.publisher.wake()
         return header.message_id
 
     def can_accept(self) -> bool:
