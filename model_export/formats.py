@@ -71,9 +71,9 @@ class ExportFormat:
     title: str  # for messages and the parity log
     extra: str  # the pip extra that installs the export tools
     tools: tuple[str, ...]  # modules the export imports (the availability check)
-    # export(job, fp32_stages) -> the INT8 file, with `fp32_stages` (onnx_export.FP32_LADDER)
-    # and the heads kept FP32
-    export: Callable[[ExportJob, tuple[str, ...]], Path]
+    # export(job, path, fp32_stages) -> `path`, the INT8 file, with `fp32_stages`
+    # (onnx_export.FP32_LADDER) and the heads kept FP32
+    export: Callable[[ExportJob, Path, tuple[str, ...]], Path]
     spec: Mapping[str, Any] = field(default_factory=dict)  # model-entry fields of the manifest
     # parity(runtime, path, crops, threads, spec, norm) -> (scaled logits, attention)
     parity: Callable[..., tuple[np.ndarray, np.ndarray]] = run_on_device
@@ -114,16 +114,16 @@ class ExportFormat:
         }
 
 
-def _export_onnx(job: ExportJob, fp32_stages: tuple[str, ...]) -> Path:
+def _export_onnx(job: ExportJob, path: Path, fp32_stages: tuple[str, ...]) -> Path:
     from model_export.onnx_export import export_int8
 
-    return export_int8(job, fp32_stages)
+    return export_int8(job, path, fp32_stages)
 
 
-def _export_litert(job: ExportJob, fp32_stages: tuple[str, ...]) -> Path:
+def _export_litert(job: ExportJob, path: Path, fp32_stages: tuple[str, ...]) -> Path:
     from model_export.tflite_export import export_int8
 
-    return export_int8(job, fp32_stages)
+    return export_int8(job, path, fp32_stages)
 
 
 _LAYOUT = {"input_layout": "NCHW", "features_layout": "NCHW"}
@@ -226,7 +226,7 @@ def export_with_parity(
     from model_export.onnx_export import quantize_until_parity
 
     path, (scaled, att), result = quantize_until_parity(
-        lambda stages: fmt.export(job, stages),
+        lambda stages: fmt.export(job, job.out_dir / fmt.file_name, stages),
         lambda p: fmt.run(p, crops, job.threads, job.norm),
         reference,
         fmt.title,

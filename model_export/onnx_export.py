@@ -131,11 +131,10 @@ def quantize_onnx(
     return int8
 
 
-def export_int8(job: ExportJob, fp32_stages: tuple[str, ...] = FP32_STAGES) -> Path:
-    """The "onnx" row of model_export.formats: FP32 ONNX, then static INT8 with
-    `fp32_stages` and the heads kept FP32 (JOB.out_dir/classifier_int8.onnx)."""
+def export_int8(job: ExportJob, int8: Path, fp32_stages: tuple[str, ...] = FP32_STAGES) -> Path:
+    """The "onnx" row of model_export.formats: FP32 ONNX (JOB.out_dir/classifier_fp32.onnx),
+    then static INT8 into `int8` with `fp32_stages` and the heads kept FP32."""
     fp32 = export_onnx(job.model, job.size, job.out_dir / "classifier_fp32.onnx")
-    int8 = job.out_dir / "classifier_int8.onnx"
     return quantize_onnx(fp32, int8, job.calibration, fp32_stages, job.norm)
 
 

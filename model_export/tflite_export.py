@@ -34,12 +34,12 @@ def export_tflite_fp32(model: ResNet18SCN, size: int, path: Path) -> Path:
     return path
 
 
-def export_int8(job: ExportJob, fp32_stages: tuple[str, ...] = FP32_STAGES) -> Path:
-    """The "litert" row of model_export.formats: JOB.out_dir/classifier_int8.tflite."""
+def export_int8(job: ExportJob, path: Path, fp32_stages: tuple[str, ...] = FP32_STAGES) -> Path:
+    """The "litert" row of model_export.formats: the INT8 model of `job` into `path`."""
     return export_tflite_int8(
         job.model,
         job.size,
-        job.out_dir / "classifier_int8.tflite",
+        path,
         job.calibration,
         job.threads,
         fp32_stages,
