@@ -1,13 +1,21 @@
-"""Delivery benchmark: seal/open cost per summary, and summaries per second end to end.
+"""Delivery benchmark: seal/open cost, the device-side rate, and the receiver's drain rate.
 
-End to end = seal + durable outbox insert (device) -> MQTT v5 over TLS, QoS 1 through a
-real mosquitto on 127.0.0.1 -> receiver (a separate `emoface receiver run` process):
-verify, decrypt, check, store in SQLite, commit -> ack -> outbox delete. "Streaming": the
-clock runs from the first submit until every device outbox is empty (all acknowledged).
-"Backlog": the outboxes are filled first (an outage), then the publishers start; the
-clock runs until they are empty.
+Device side (end to end) = seal + durable outbox insert (device) -> MQTT v5 over TLS, QoS 1
+through a real mosquitto on 127.0.0.1 -> receiver (a separate `emoface receiver run`
+process) -> ack -> outbox delete. "Streaming": the clock runs from the first submit until
+every device outbox is empty. "Backlog": the outboxes are filled first (an outage), then
+the publishers start. Both are limited by the device side (fsync'd outbox writes and
+deletes), so they say little about the receiver.
 
-    python bench/delivery.py [--n 2000] [--out bench/results/delivery.json]
+Receiver drain: pre-sealed envelopes are flooded by fast stand-in devices
+(tests/support/flood.py: in-memory, resend until acknowledged) from a separate process, so
+the receivers are the bottleneck. The rate is stored summaries over the span of the
+store's `received` times; also given per receiver CPU-second. Runs: one receiver on
+SQLite, one on PostgreSQL, two on the shared subscription writing to one PostgreSQL, and
+two again with the broker restarted mid-run. Every run checks exactly-once: each sent
+summary stored once, none missing, all acknowledged.
+
+    python bench/delivery.py [--n 2000] [--drain-n 6000] [--skip-e2e] [--out bench/results/delivery.json]
 """
 
 from __future__ import annotations
@@ -32,9 +40,10 @@ from device.delivery.keys import key_id  # noqa: E402
 from device.delivery.service import Delivery  # noqa: E402
 from device.wire.envelope import Header, open_envelope, seal  # noqa: E402
 from provisioning.broker import write_broker_config  # noqa: E402
-from provisioning.clinic import enroll, init_clinic  # noqa: E402
+from provisioning.clinic import add_receiver, enroll, init_clinic  # noqa: E402
 from receiver.store import Store  # noqa: E402
 from tests.support.broker import LocalBroker, free_port  # noqa: E402
+from tests.support.postgres import LocalPostgres  # noqa: E402
 
 
 def realistic_summary(i: int, segments: int = 12) -> dict:
@@ -203,19 +212,204 @@ def end_to_end(root: Path, devices: int, n: int) -> dict:
     }
 
 
+def _cpu_seconds(pid: int) -> float:
+    """user + system CPU time of a running process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _start_receiver(clinic, store_url: str, identity: str | None, log: Path) -> subprocess.Popen:
+    """`emoface receiver run` in its own process, its log in `log`; returns once subscribed."""
+    extra = ["--identity", identity] if identity else []
+    with open(log, "w") as f:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "device.cli",
+                "receiver",
+                "run",
+                "--clinic",
+                str(clinic.folder),
+                "--store",
+                store_url,
+                "--group",
+                "bench",
+                *extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=f,
+        )
+    deadline = time.monotonic() + 30
+    while "subscribed" not in log.read_text():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit(f"bench: receiver did not start:\n{log.read_text()[-2000:]}")
+        time.sleep(0.05)
+    return proc
+
+
+def receiver_drain(
+    root: Path, n: int, receivers: int, backend: str, restart: bool, pg: LocalPostgres | None
+) -> dict:
+    """Flood n pre-sealed summaries from 4 stand-in devices at `receivers` receiver
+    processes; the receivers' rate is what is measured."""
+    import json
+
+    port = free_port()
+    clinic = init_clinic(root / "clinic", "Bench clinic", "127.0.0.1", port)
+    names = [f"flood-{k}" for k in range(4)]
+    for d in names:
+        enroll(clinic, d)
+    identities = [None] + [str(k) for k in range(2, receivers + 1)]
+    for name in identities[1:]:
+        add_receiver(clinic, name)  # one certificate per receiver process
+    conf = write_broker_config(
+        clinic,
+        root / "broker",
+        port=port,
+        bind="127.0.0.1",
+        user="root",
+        persistence=False,
+        log_dest="stdout",
+    )
+    url = pg.url(pg.create_database()) if backend == "postgres" else str(root / "received.sqlite")
+    Store(url).close()  # schema in place before the receivers race to create it
+    per = n // len(names)
+    flood = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.support.flood",
+            str(clinic.folder),
+            str(per),
+            *names,
+            "--realistic",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert flood.stdout.readline().strip() == "ready", "flood devices did not start"
+    with LocalBroker(conf, port) as broker:
+        procs = [
+            _start_receiver(clinic, url, name, root / f"receiver-{k}.log")
+            for k, name in enumerate(identities)
+        ]
+        try:
+            cpu0 = [_cpu_seconds(p.pid) for p in procs]
+            broker_cpu0 = _cpu_seconds(broker.proc.pid)
+            t0 = time.time()
+            flood.stdin.write("go\n")
+            flood.stdin.flush()
+            restarted = False
+            if restart:
+                reader = Store(url)
+                while reader.count() < n * 0.3:
+                    reader.commit()
+                    time.sleep(0.05)
+                reader.close()
+                broker.restart()
+                restarted = True
+            result = json.loads(flood.stdout.readline())
+            t_end = time.time()
+            cpu = [_cpu_seconds(p.pid) - c for p, c in zip(procs, cpu0, strict=True)]
+            # after a restart the broker is a new process: its CPU from its start
+            broker_cpu = _cpu_seconds(broker.proc.pid) - (0.0 if restarted else broker_cpu0)
+        finally:
+            died = [p.poll() for p in procs]
+            for p in procs:
+                p.terminate()
+                p.wait(20)
+            flood.wait(20)
+    if any(rc is not None for rc in died):
+        logs = "\n".join((root / f"receiver-{k}.log").read_text()[-1500:] for k in range(receivers))
+        raise SystemExit(f"bench: a receiver exited during the run ({died}):\n{logs}")
+    store = Store(url)
+    ids = store.message_ids()
+    lo, hi = store.db.execute("SELECT min(received), max(received) FROM summaries").fetchone()
+    store.close()
+    exactly_once = (
+        result["unacked"] == 0
+        and len(ids) == len(set(ids)) == per * len(names)
+        and set(ids) == set(result["message_ids"])
+    )
+    if not exactly_once:
+        raise SystemExit(
+            f"bench: exactly-once violated: stored {len(ids)} ({len(set(ids))} distinct) of "
+            f"{per * len(names)}, {result['unacked']} unacknowledged"
+        )
+    span = max(hi - lo, 1e-9)
+    return {
+        "receivers": receivers,
+        "store": backend,
+        "broker_restarted": restarted,
+        "summaries": len(ids),
+        "receiver_span_s": span,
+        "drain_per_s": (len(ids) - 1) / span,
+        "flood_to_last_ack_s": result["last_ack"] - t0,
+        "end_to_end_per_s": len(ids) / (t_end - t0),
+        "published": result["published"],
+        "receiver_cpu_s": cpu,
+        "per_receiver_cpu_s": len(ids) / max(sum(cpu), 1e-9),
+        "broker_cpu_s": broker_cpu,
+        "broker_cpu_ms_per_summary": 1000 * broker_cpu / len(ids),
+        "exactly_once": exactly_once,
+    }
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--n", type=int, default=2000, help="summaries per end-to-end run")
+    ap.add_argument("--drain-n", type=int, default=6000, help="summaries per receiver drain run")
     ap.add_argument("--crypto-n", type=int, default=2000, help="summaries for seal/open timing")
+    ap.add_argument("--skip-e2e", action="store_true", help="only crypto and receiver drain")
     ap.add_argument("--out", type=Path, default=RESULTS / "delivery.json")
     args = ap.parse_args(argv)
+    if args.n < 3 or args.drain_n < 8 or args.crypto_n < 1:
+        ap.error("--n must be >= 3, --drain-n >= 8, --crypto-n >= 1")
     os.environ.setdefault("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
     with tempfile.TemporaryDirectory(prefix="emoface-bench-") as tmp:
         root = Path(tmp)
+        print("crypto...", file=sys.stderr, flush=True)
         crypto = bench_crypto(args.crypto_n, root)
-        runs = [end_to_end(root / f"e2e{d}", d, args.n) for d in (1, 3)]
+        runs = []
+        if not args.skip_e2e:
+            for d in (1, 3):
+                print(f"device side, {d} device(s)...", file=sys.stderr, flush=True)
+                runs.append(end_to_end(root / f"e2e{d}", d, args.n))
+        pg = LocalPostgres().start()
+        drains = []
+        try:
+            plan = [
+                (1, "sqlite", False),
+                (1, "postgres", False),
+                (2, "postgres", False),
+                (2, "postgres", True),
+            ]
+            for k, (receivers, backend, restart) in enumerate(plan):
+                print(
+                    f"receiver drain {k + 1}/{len(plan)}: {receivers} receiver(s), {backend}"
+                    f"{', broker restart' if restart else ''}...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                drains.append(
+                    receiver_drain(
+                        root / f"drain{k}", args.drain_n, receivers, backend, restart, pg
+                    )
+                )
+        finally:
+            pg.stop()
+    one_pg = next(d for d in drains if d["receivers"] == 1 and d["store"] == "postgres")
+    two_pg = next(
+        d
+        for d in drains
+        if d["receivers"] == 2 and d["store"] == "postgres" and not d["broker_restarted"]
+    )
+    scale = two_pg["drain_per_s"] / one_pg["drain_per_s"]
     print(f"summary {crypto['summary_bytes']} B -> envelope {crypto['envelope_bytes']} B")
     print_table(
         ["measure", "value"],
@@ -227,18 +421,46 @@ def main(argv=None) -> int:
             row
             for r in runs
             for row in (
-                [f"end to end, {r['devices']} device(s): summaries/s", r["summaries_per_s"]],
-                ["  backlog drain after an outage: summaries/s", r["backlog_per_s"]],
+                [
+                    f"device side, {r['devices']} device(s), end to end: summaries/s",
+                    r["summaries_per_s"],
+                ],
+                [
+                    "  backlog drain after an outage (device-limited): summaries/s",
+                    r["backlog_per_s"],
+                ],
                 ["  submit (seal + fsync'd insert) p50 ms", r["submit_ms_p50"]],
                 ["  submit p95 ms", r["submit_ms_p95"]],
             )
-        ],
+        ]
+        + [
+            row
+            for d in drains
+            for row in (
+                [
+                    f"receiver drain, {d['receivers']} receiver(s), {d['store']}"
+                    f"{', broker restarted' if d['broker_restarted'] else ''}: summaries/s",
+                    d["drain_per_s"],
+                ],
+                ["  summaries per receiver CPU-second", d["per_receiver_cpu_s"]],
+                ["  broker (mosquitto) CPU ms per summary", d["broker_cpu_ms_per_summary"]],
+                ["  exactly once (all stored once, all acked)", str(d["exactly_once"])],
+            )
+        ]
+        + [["2 receivers / 1 receiver on PostgreSQL", scale]],
     )
     load = os.getloadavg()
     print(f"load average during the run: {load[0]:.1f} on {os.cpu_count()} CPUs (shared machine)")
     path = write_json(
         args.out,
-        {"machine": machine(), "load_average": load, "crypto": crypto, "end_to_end": runs},
+        {
+            "machine": machine(),
+            "load_average": load,
+            "crypto": crypto,
+            "end_to_end": runs,
+            "receiver_drain": drains,
+            "scale_two_over_one_postgres": scale,
+        },
     )
     print(f"written {path}")
     return 0

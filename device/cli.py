@@ -31,7 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     lines = []
-    for ep in sorted(entry_points(group="emoface.commands"), key=lambda e: list(ROLE_TITLES).index(e.name) if e.name in ROLE_TITLES else 99):
+    for ep in sorted(
+        entry_points(group="emoface.commands"),
+        key=lambda e: list(ROLE_TITLES).index(e.name) if e.name in ROLE_TITLES else 99,
+    ):
         try:
             register = ep.load()
         except ImportError as exc:  # a role whose extra is not installed
@@ -71,6 +74,7 @@ def register(sub) -> None:
     """The device role's sub-commands. Each feature module owns its own parser (`add_cli`)."""
     from device.delivery import service as delivery
     from device.kiosk import cli as kiosk_cli
+    from device.kiosk import selftest
     from device.models import bundle, landmark_store
     from device.session import analyze
 
@@ -79,6 +83,7 @@ def register(sub) -> None:
     kiosk_cli.add_cli(sub)
     delivery.add_cli(sub)
     bundle.add_cli(sub)
+    selftest.add_cli(sub)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from device.errors import ConfigError
+from device.errors import ConfigError, InputError
+from device.fileio import MAX_CONFIG_BYTES, read_bounded
 from device.models.runtimes.providers import DEFAULT_PROVIDERS, check_provider_names
 from device.vision.quality import QualityThresholds as _Q
 from device.wire.topics import DEVICE_ID_RULE, is_device_id
@@ -63,7 +64,9 @@ class CameraSection:
 
     def validate(self, where):
         if self.source.split(":", 1)[0] not in CAMERA_KINDS:
-            raise ConfigError(f"{where('source')}: must start with file:, usb:, gst: or be picamera2")
+            raise ConfigError(
+                f"{where('source')}: must start with file:, usb:, gst: or be picamera2"
+            )
         for k in ("width", "height", "fps"):
             if getattr(self, k) <= 0:
                 raise ConfigError(f"{where(k)}: must be positive")
@@ -77,7 +80,9 @@ class PipelineSection:
     min_face_px: float = _Q.min_face_px  # jaw width (points 0-16) in pixels
     max_yaw_deg: float = _Q.max_yaw_deg
     max_pitch_deg: float = _Q.max_pitch_deg
-    min_sharpness: float = _Q.min_sharpness  # variance of the Laplacian on the aligned grey crop
+    min_sharpness: float = (
+        _Q.min_sharpness
+    )  # variance of the Laplacian inside the face (aligned grey crop)
     min_brightness: float = _Q.min_brightness
     max_brightness: float = _Q.max_brightness
 
@@ -126,6 +131,7 @@ class DeliverySection:
     client_key: Path | None = None
     device_signing_key: Path | None = None  # Ed25519 private key (PEM)
     clinic_public_key: Path | None = None  # X25519 HPKE public key (PEM)
+    ack_public_key: Path | None = None  # Ed25519: acks and refusals must verify with it (PEM)
     outbox_path: Path = Path("outbox.sqlite")  # a relative path is under device.data_dir
     outbox_max_items: int = 5000
     outbox_max_bytes: int = 200_000_000
@@ -148,7 +154,9 @@ class DeliverySection:
         if port is not None and not 1 <= port <= 65535:
             raise ConfigError(f"{url}: {self.broker_url!r}: the port must be a number in 1..65535")
         if not u.hostname:
-            raise ConfigError(f"{url}: {self.broker_url!r} names no host (expected mqtts://HOST:PORT)")
+            raise ConfigError(
+                f"{url}: {self.broker_url!r} names no host (expected mqtts://HOST:PORT)"
+            )
         if u.scheme == "mqtts":
             for k in TLS_KEYS:
                 if getattr(self, k) is None:
@@ -165,9 +173,20 @@ class KioskSection:
     idle_timeout_s: float = 120.0
     questionnaires: tuple[str, ...] = QUESTIONNAIRES
     fullscreen: bool = True
+    # urgent answers: a PHQ-9 item 9 answer at or above this (1 = "Several days", i.e. any
+    # answer above "Not at all") alerts staff at once; then "continue" the questionnaires
+    # or "pause" until an operator enters the PIN
+    urgent_phq9_item9_min: int = 1
+    urgent_action: str = "continue"
 
     def validate(self, where):
-        if self.operator_pin and not (self.operator_pin.isdigit() and 4 <= len(self.operator_pin) <= 12):
+        if not 1 <= self.urgent_phq9_item9_min <= 3:
+            raise ConfigError(f"{where('urgent_phq9_item9_min')}: must be 1, 2 or 3")
+        if self.urgent_action not in ("continue", "pause"):
+            raise ConfigError(f"{where('urgent_action')}: must be 'continue' or 'pause'")
+        if self.operator_pin and not (
+            self.operator_pin.isdigit() and 4 <= len(self.operator_pin) <= 12
+        ):
             raise ConfigError(f"{where('operator_pin')}: must be 4-12 digits")
         if self.idle_timeout_s <= 0:
             raise ConfigError(f"{where('idle_timeout_s')}: must be positive")
@@ -293,25 +312,31 @@ def config_from_dict(data: dict, source: Path | None = None) -> DeviceConfig:
         kwargs = {}
         for k, v in value.items():
             if (key, k) in DEPRECATED:
-                log.warning("%s: %s.%s is ignored (%s); remove it", name, key, k, DEPRECATED[(key, k)])
+                log.warning(
+                    "%s: %s.%s is ignored (%s); remove it", name, key, k, DEPRECATED[(key, k)]
+                )
                 continue
             if k not in fields:
                 raise ConfigError(f"{name}: unknown key {key}.{k} (known: {', '.join(fields)})")
-            kwargs[k] = _coerce(v, fields[k], f"{name}: {key}.{k}", None if (key, k) in DATA_RELATIVE else base)
+            kwargs[k] = _coerce(
+                v, fields[k], f"{name}: {key}.{k}", None if (key, k) in DATA_RELATIVE else base
+            )
         sections[key] = cls(**kwargs)
     cfg = DeviceConfig(**sections, source_file=source)
     cfg.check()
     if not cfg.device.data_dir.is_absolute():
-        cfg = dataclasses.replace(cfg, device=dataclasses.replace(cfg.device, data_dir=base / cfg.device.data_dir))
+        cfg = dataclasses.replace(
+            cfg, device=dataclasses.replace(cfg.device, data_dir=base / cfg.device.data_dir)
+        )
     return cfg
 
 
 def load_config(path: Path | str) -> DeviceConfig:
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from exc
+        raw = read_bounded(path, MAX_CONFIG_BYTES, "config")
+    except InputError as exc:
+        raise ConfigError(str(exc)) from exc
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

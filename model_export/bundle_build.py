@@ -28,6 +28,18 @@ def head_array(model: ResNet18SCN) -> np.ndarray:
     return np.concatenate([w, b[:, None]], axis=1).astype(np.float32)
 
 
+# Default versions count hours from this epoch: they grow with every release an hour apart
+# and stay far below the device's bound (device.models.bundle.MAX_VERSION: 114 years).
+VERSION_EPOCH = 1767225600  # 2026-01-01T00:00:00Z
+
+
+def default_version(now: float | None = None) -> int:
+    """Hours since 2026-01-01 UTC (at least 1): a version that grows without a counter file.
+    Two bundles built within the same hour need an explicit --bundle-version."""
+    t = time.time() if now is None else now
+    return max(1, int((t - VERSION_EPOCH) // 3600))
+
+
 def build_bundle(
     out_dir: Path,
     model: ResNet18SCN,
@@ -41,9 +53,12 @@ def build_bundle(
     extra_files: list[Path] = (),
     synthetic: bool = False,
     model_config: dict | None = None,
+    routes: dict | None = None,
 ) -> tuple[Path, str]:
     """Copy model files in, write the head, the manifest and its signature. Each model entry
     comes from its format's row in model_export.formats.FORMATS (runtime, format, spec).
+    `routes`: further manifest entries for the other diagnostic routes (e.g. "explicit_route":
+    {"file", "meta", "runtime"}), whose files come in through `extra_files`.
     Returns (bundle dir, manifest SHA-256)."""
     for m in models:
         fmt = FORMATS.get(m.format)
@@ -73,7 +88,7 @@ def build_bundle(
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "bundle_id": bundle_id,
-        "version": int(version if version is not None else time.time()),
+        "version": int(version if version is not None else default_version()),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "synthetic": bool(synthetic),
         "class_names": list(class_names),
@@ -100,5 +115,6 @@ def build_bundle(
         "validation": validation,
         "files": files,
         "note": "A screening aid for clinicians, not a diagnosis.",
+        **(routes or {}),
     }
     return out_dir, sign_manifest(out_dir, manifest, key)

@@ -6,12 +6,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
+from device.errors import InputError
 from model_export.config import (
     AUGMENTS,
+    CLASS_WEIGHTINGS,
+    INTAKE_MAX_DROP_SHARE,
+    OPTIMIZERS,
+    PRETRAIN_CROP_SIZE,
+    PRETRAIN_CROP_SIZES,
+    PRETRAIN_MODEL,
     PRETRAIN_TRAIN,
+    SCHEDULES,
     SYNTHETIC_MODEL,
     SYNTHETIC_RUN,
     SYNTHETIC_TRAIN,
@@ -23,7 +30,9 @@ from model_export.config import (
 )
 from model_export.formats import FORMATS
 
-CROP_SIZES = (112, 224)
+CROP_SIZES = (
+    PRETRAIN_CROP_SIZES  # 64 px: the pretrain recipe's crop, so its checkpoint can seed `train`
+)
 
 
 def _add_training_args(
@@ -186,10 +195,17 @@ def _add_training_args(
     g.add_argument(
         "--bundle-version",
         type=int,
-        help="bundle version, must grow with every bundle (default: UNIX time)",
+        help="bundle version, must grow with every bundle (default: hours since 2026-01-01 UTC)",
     )
     g.add_argument(
         "--bundle-dir", type=Path, help="where to write the bundle (default WORKDIR/bundle)"
+    )
+    g.add_argument(
+        "--no-explicit-route",
+        dest="explicit_route",
+        action="store_false",
+        help="leave the explicit-biomarker route out of the bundle (it trains on one session "
+        "summary per training participant: minutes on a small CPU)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
@@ -254,13 +270,13 @@ def _print_result(report: dict, extra: str = "") -> None:
 
 
 def _cmd_train(args) -> int:
+    from model_export.run_log import run_log
     from model_export.training_run import run
 
-    res = run(
-        RunConfig(
-            csv=args.csv, workdir=args.workdir, progress=not args.quiet, **_config_kwargs(args)
-        )
-    )
+    # the run log opens first: checking --formats imports the converters, which log at import
+    with run_log(args.workdir / "run.log", args.quiet):
+        kwargs = _config_kwargs(args)
+        res = run(RunConfig(csv=args.csv, workdir=args.workdir, progress=not args.quiet, **kwargs))
     _print_result(res.report)
     print(
         f"bundle: {res.bundle_dir}\nverify with public key: {res.public_key}\nreport: {res.report_html}"
@@ -274,13 +290,13 @@ def _cmd_train_synthetic(args) -> int:
     cohort = CohortOptions(
         args.per_class, args.cohort_seed, args.seconds_per_clip, args.fps, reuse=not args.new_cohort
     )
-    out = run_synthetic(
-        args.workdir,
-        cohort,
-        _config_kwargs(args),
-        verify=not args.no_verify,
-        progress=not args.quiet,
-    )
+    from model_export.run_log import run_log
+
+    with run_log(args.workdir / "run.log", args.quiet):
+        kwargs = _config_kwargs(args)  # imports the converters, which log at import
+        out = run_synthetic(
+            args.workdir, cohort, kwargs, verify=not args.no_verify, progress=not args.quiet
+        )
     json.dump(out, sys.stdout, indent=2, sort_keys=True)
     print()
     if "kiosk" in out:
@@ -296,46 +312,81 @@ def _cmd_train_synthetic(args) -> int:
 
 
 def _cmd_pretrain(args) -> int:
-    import numpy as np
-    import torch
-
     from device.vision.alignment import AlignmentParams
-    from model_export.dataset import load_image_folder
-    from model_export.train import FrameSet, train_model
+    from model_export.intake import IntakeRules, list_images
+    from model_export.pretrain import PretrainConfig, run_pretrain
+    from model_export.run_log import run_log
 
-    alignment = AlignmentParams(size=args.crop_size, scale=args.crop_scale)
-    crops, labels, classes, skipped = load_image_folder(
-        args.images, alignment, progress=not args.quiet
-    )
+    # the class folders are read before anything is written (OUT.run/ may be inside --images)
+    classes, _ = list_images(args.images)
+    try:
+        cfg = PretrainConfig(
+            images=args.images,
+            out=args.out,
+            classes=classes,
+            alignment=AlignmentParams(size=args.crop_size, scale=args.crop_scale),
+            model=ModelConfig(width=args.width, last_stride=args.last_stride, dropout=args.dropout),
+            train=TrainConfig(
+                **{
+                    k: getattr(args, k)
+                    for k in defaults(TrainConfig)
+                    if hasattr(args, k) and k != "device"
+                },
+                device=_torch_device(args.device),
+            ),
+            val_split=args.val_split,
+            test_split=args.test_split,
+            split_seed=args.split_seed,
+            rules=IntakeRules(max_drop_share=args.max_drop_share),
+            keep_going=args.keep_going,
+            progress=not args.quiet,
+        )
+    except ValueError as exc:
+        raise InputError(f"pretrain: {exc}") from None
+    with run_log(cfg.run_dir / "run.log", args.quiet):
+        summary = run_pretrain(cfg)
+    test = summary["evaluation"].get("test")
+    if test:
+        cnn, geo = test["cnn"], test["geometry_baseline"]
+        print(
+            f"test macro-F1: CNN {cnn['macro_f1']} {cnn['macro_f1_ci95']}, "
+            f"geometry baseline {geo['macro_f1']} {geo['macro_f1_ci95']} "
+            f"({test['cnn']['images']} images, {test['cnn']['subjects']} subjects)"
+        )
+    sec = summary["seconds"]
+    print(f"run time {sec['total']} s wall, {sec['cpu']} s CPU ({summary['threads']} threads)")
     print(
-        f"{len(crops)} faces in {len(classes)} classes ({skipped} images without a usable face skipped)",
-        file=sys.stderr,
+        f"pretrained backbone: {args.out} (use with `emoface train --pretrained {args.out}`); "
+        f"reports in {cfg.run_dir}"
     )
-    cfg = replace(
-        PRETRAIN_TRAIN,
-        epochs=args.epochs,
-        lr=args.lr,
-        threads=args.threads,
-        relabel_epoch=args.relabel_epoch,
-        device=_torch_device(args.device),
-    )
-    mcfg = ModelConfig(num_classes=len(classes), width=args.width, last_stride=args.last_stride)
-    model, history = train_model(
-        FrameSet(crops, labels, np.arange(len(labels))), mcfg, cfg, progress=not args.quiet
-    )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(
-        {
-            "state_dict": model.state_dict(),
-            "classes": classes,
-            "history": history,
-            "model": {"width": args.width, "last_stride": args.last_stride},
-            "alignment": alignment.as_dict(),
-        },
-        args.out,
-    )
-    print(f"pretrained backbone: {args.out} (use with `emoface train --pretrained {args.out}`)")
     return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from model_export.image_eval import evaluate_path
+    from model_export.run_log import run_log
+
+    json_out = args.json
+    log_path = (json_out.parent if json_out else Path(".")) / "evaluate.log"
+    with run_log(log_path, args.quiet) if args.quiet else _nothing():
+        result = evaluate_path(args.model, args.images, args.signing_key, progress=not args.quiet)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result, indent=2) + "\n")
+    from model_export.evaluate import format_comparison
+
+    print(format_comparison({Path(args.model).name: result["figures"]}))
+    cm = result["figures"]["confusion_matrix"]
+    print("confusion (rows true, columns predicted): " + ", ".join(cm["labels"]))
+    for name, row in zip(cm["labels"], cm["rows_true_cols_predicted"], strict=True):
+        print(f"  {name:>12}: {row}")
+    return 0
+
+
+def _nothing():
+    import contextlib
+
+    return contextlib.nullcontext()
 
 
 def _cmd_verify(args) -> int:
@@ -381,7 +432,7 @@ def register(sub) -> None:
         description="Generate a synthetic cohort (public-domain face, planted class dynamics), train and export a "
         "signed bundle from it, then run `emoface analyze` with that bundle on every held-out participant and "
         "report participant accuracy and whether the CAM ranks the planted regions (and their organ groups) in its top three. Defaults "
-        "fit 2 CPU cores in about 15 minutes. SYNTHETIC: says nothing about clinical accuracy.",
+        "fit 2 CPU cores in about 7 minutes (docs/export.md). SYNTHETIC: says nothing about clinical accuracy.",
     )
     p.add_argument(
         "--workdir", type=Path, required=True, help="work folder (cohort, cache, report, bundle)"
@@ -414,42 +465,161 @@ def register(sub) -> None:
     p = sub.add_parser(
         "pretrain",
         help="pretrain the backbone on a facial-expression image set (RAF-DB style folders)",
-        description="Train on ROOT/<class>/<image> with the same alignment; the checkpoint seeds `emoface train --pretrained`.",
+        description="Learn expressions from ROOT/<class>/<image> with the kiosk's alignment. Every photo is kept "
+        "or dropped with a reason (table and OUT.run/intake.json; a class losing more than --max-drop-share stops "
+        "the run unless --keep-going); small faces are upscaled. Images are split by subject (ROOT/labels.csv "
+        "with columns file,subject; else each image is its own subject): validation picks the epoch, test is "
+        "reported with bootstrap CIs beside a logistic regression on the 68 landmark points. The checkpoint "
+        "records classes, normalisation, crop and width, and seeds `emoface train --pretrained`. "
+        "Defaults are the recipe measured in docs/export.md (about 20 minutes on 2 CPU cores).",
     )
     p.add_argument(
         "--images", type=Path, required=True, help="folder with one sub-folder of images per class"
     )
-    p.add_argument("--out", type=Path, required=True, help="checkpoint file to write (.pt)")
-    r, m, t = defaults(RunConfig), ModelConfig(), PRETRAIN_TRAIN
     p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="checkpoint file to write (.pt); reports go to OUT.run/",
+    )
+    r, m, t = defaults(RunConfig), PRETRAIN_MODEL, PRETRAIN_TRAIN
+    g = p.add_argument_group("data")
+    g.add_argument(
         "--crop-size",
         type=int,
-        default=r["crop_size"],
-        choices=CROP_SIZES,
+        default=PRETRAIN_CROP_SIZE,
+        choices=PRETRAIN_CROP_SIZES,
         help="default %(default)s",
     )
-    p.add_argument(
+    g.add_argument(
         "--crop-scale",
         type=float,
         default=r["crop_scale"],
         help="face size in the crop (default %(default)s); `train --pretrained` must use the same",
     )
-    p.add_argument(
+    g.add_argument(
+        "--val-split",
+        type=float,
+        default=0.15,
+        help="share of images (whole subjects) that picks the epoch (default %(default)s; 0 = last epoch)",
+    )
+    g.add_argument(
+        "--test-split",
+        type=float,
+        default=0.2,
+        help="share of images (whole subjects) held out for the report (default %(default)s)",
+    )
+    g.add_argument("--split-seed", type=int, default=0, help="default %(default)s")
+    g.add_argument(
+        "--max-drop-share",
+        type=float,
+        default=INTAKE_MAX_DROP_SHARE,
+        help="stop when a class loses more than this share of its images in intake (default %(default)s)",
+    )
+    g.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="train even when a class lost more than --max-drop-share",
+    )
+    g = p.add_argument_group("model and training")
+    g.add_argument(
         "--width",
         type=int,
         default=m.width,
         help="must match `train --width` (default %(default)s)",
     )
-    p.add_argument("--last-stride", type=int, default=m.last_stride, choices=(1, 2))
-    p.add_argument("--epochs", type=int, default=t.epochs, help="default %(default)s")
-    p.add_argument("--lr", type=float, default=t.lr, help="default %(default)s")
-    p.add_argument("--relabel-epoch", type=int, default=t.relabel_epoch, help="default %(default)s")
-    p.add_argument("--threads", type=int, default=t.threads, help="default %(default)s")
-    p.add_argument(
+    g.add_argument(
+        "--last-stride", type=int, default=m.last_stride, choices=(1, 2), help="default %(default)s"
+    )
+    g.add_argument(
+        "--dropout",
+        type=float,
+        default=m.dropout,
+        help="before the class head (default %(default)s)",
+    )
+    g.add_argument("--epochs", type=int, default=t.epochs, help="default %(default)s")
+    g.add_argument("--batch-size", type=int, default=t.batch_size, help="default %(default)s")
+    g.add_argument(
+        "--optimizer", choices=OPTIMIZERS, default=t.optimizer, help="default %(default)s"
+    )
+    g.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default=t.schedule,
+        help="onecycle: warm-up then cosine decay per step; exp: --lr-decay per epoch (default %(default)s)",
+    )
+    g.add_argument(
+        "--lr", type=float, default=t.lr, help="(peak) learning rate (default %(default)s)"
+    )
+    g.add_argument(
+        "--lr-decay",
+        type=float,
+        default=t.lr_decay,
+        help="per epoch with --schedule exp (default %(default)s)",
+    )
+    g.add_argument("--weight-decay", type=float, default=t.weight_decay, help="default %(default)s")
+    g.add_argument(
+        "--class-weighting",
+        choices=CLASS_WEIGHTINGS,
+        default=t.class_weighting,
+        help="balanced: loss weights inverse to class frequency (default %(default)s)",
+    )
+    g.add_argument(
+        "--label-smoothing", type=float, default=t.label_smoothing, help="default %(default)s"
+    )
+    g.add_argument(
+        "--augment",
+        choices=AUGMENTS,
+        default=t.augment,
+        help="see `emoface train --help` (default %(default)s)",
+    )
+    g.add_argument(
+        "--relabel-epoch",
+        type=int,
+        default=t.relabel_epoch,
+        help="Self-Cure relabelling from this epoch (default %(default)s)",
+    )
+    g.add_argument(
+        "--relabel-max-share",
+        type=float,
+        default=t.relabel_max_share,
+        help="at most this share of labels may differ from the original (default %(default)s)",
+    )
+    g.add_argument("--seed", type=int, default=t.seed, help="training seed (default %(default)s)")
+    g.add_argument("--threads", type=int, default=t.threads, help="default %(default)s")
+    g.add_argument(
         "--device", default=t.device, help="torch device (default %(default)s; cuda on a GPU)"
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print only the result; logs go to OUT.run/run.log",
+    )
     p.set_defaults(func=_cmd_pretrain)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="score a pretrain checkpoint or a model bundle on a labelled image folder",
+        description="Intake DIR/<class>/<image> with the model's own crop, predict, and report accuracy, balanced "
+        "accuracy, macro-F1, per-class recall and precision with bootstrap 95 % CIs (resampling subjects when "
+        "DIR/labels.csv names them) and the confusion matrix. Folders not named like a model class are ignored.",
+    )
+    p.add_argument(
+        "model", type=Path, help="checkpoint (.pt from `emoface pretrain`) or model bundle folder"
+    )
+    p.add_argument(
+        "--images", type=Path, required=True, help="folder with one sub-folder of images per class"
+    )
+    p.add_argument("--json", type=Path, help="write the figures here as JSON")
+    p.add_argument("--signing-key", type=Path, help="model-signing public key PEM (bundles only)")
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar; logs go to evaluate.log beside --json",
+    )
+    p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser(
         "model-verify",

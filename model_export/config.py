@@ -12,6 +12,9 @@ from pathlib import Path
 from device.vision.alignment import AlignmentParams
 
 AUGMENTS = ("none", "mirror", "light", "photometric", "strong")
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("exp", "onecycle")
+CLASS_WEIGHTINGS = ("none", "balanced")
 
 
 @dataclass(frozen=True)
@@ -44,10 +47,25 @@ class TrainConfig:
     threads: int = 2
     augment: str = "light"  # one of AUGMENTS (see train.augment())
     device: str = "cpu"  # torch device for the network ("cuda" on a workstation with a GPU)
+    optimizer: str = "sgd"  # one of OPTIMIZERS; "adamw" takes lr as its peak rate
+    schedule: str = "exp"  # one of SCHEDULES: "exp" (lr_decay per epoch) or "onecycle"
+    class_weighting: str = "none"  # one of CLASS_WEIGHTINGS: "balanced" = inverse class frequency
+    label_smoothing: float = 0.0
+    # relabelling may never leave more than this share of the labels changed from the original
+    relabel_max_share: float = 0.05
 
     def __post_init__(self):
         if self.augment not in AUGMENTS:
             raise ValueError(f"augment {self.augment!r}: use one of {', '.join(AUGMENTS)}")
+        for name, allowed in (
+            ("optimizer", OPTIMIZERS),
+            ("schedule", SCHEDULES),
+            ("class_weighting", CLASS_WEIGHTINGS),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} {getattr(self, name)!r}: use one of {', '.join(allowed)}")
+        if not 0 <= self.relabel_max_share <= 1:
+            raise ValueError(f"relabel_max_share {self.relabel_max_share} must be between 0 and 1")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -72,6 +90,9 @@ class RunConfig:
     bundle_id: str | None = None
     bundle_version: int | None = None
     pretrained: Path | None = None
+    # the explicit-biomarker route (model_export.explicit_route) in the bundle too: renders
+    # a session summary per training participant, minutes on 2 cores
+    explicit_route: bool = True
     synthetic: bool = False
     progress: bool = True
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -115,5 +136,20 @@ SYNTHETIC_TRAIN = TrainConfig(
     epochs=20, relabel_epoch=12, frames_per_participant=60, augment="photometric"
 )
 
-# `emoface pretrain` (a facial-expression image set in folders): 40 epochs.
-PRETRAIN_TRAIN = TrainConfig(epochs=40)
+# `emoface pretrain` (a facial-expression photo set in folders): the recipe measured on 2 CPU
+# cores in docs/export.md ("Pretraining on real faces").
+PRETRAIN_CROP_SIZES = (64, 112, 224)
+PRETRAIN_CROP_SIZE = 64
+PRETRAIN_MODEL = ModelConfig(width=32)
+PRETRAIN_TRAIN = TrainConfig(
+    epochs=40,
+    optimizer="adamw",
+    lr=0.002,
+    weight_decay=0.05,
+    schedule="onecycle",
+    class_weighting="balanced",
+    augment="light",
+    relabel_epoch=1000,
+)
+# a class losing more than this share of its photos in intake stops the run (unless told to go on)
+INTAKE_MAX_DROP_SHARE = 0.25

@@ -11,8 +11,8 @@ training crop is exactly what the kiosk will feed the classifier.
 Crops are cached on the workstation (never on a device) in one .npz per video, keyed by
 the video's content hash, the alignment parameters and the sampling rate.
 
-A facial-expression pretraining set in the usual folder-per-class layout (RAF-DB style:
-ROOT/<class>/<image>) is read by `load_image_folder` with the same alignment.
+A facial-expression photo set in the usual folder-per-class layout (RAF-DB style:
+ROOT/<class>/<image>) is read by model_export.intake, with the same alignment.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import csv
 import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -31,10 +31,13 @@ from device.errors import InputError, NoFaceError
 from device.fileio import sha256_file
 from device.vision.alignment import AlignmentParams, align_face, transform_points
 from device.vision.frame_path import FramePipeline, PipelineConfig
+from device.vision.quality import QualityThresholds
 
 CLASS_NAMES = ("BD", "MDD", "HC")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-CACHE_VERSION = 1
+# Part of every crop-cache key: bump it whenever the frame path changes which frames pass or
+# how they are cropped (2: quality measured on the face region, device.vision.quality.face_stats),
+# or a reused work folder trains on other crops than a fresh one would.
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,13 @@ def read_site_csv(csv_path: Path | str) -> list[Participant]:
 
 def _cache_key(video: Path, params: AlignmentParams, rate: float) -> str:
     spec = json.dumps(
-        {"v": CACHE_VERSION, "video": sha256_file(video), "align": params.as_dict(), "rate": rate},
+        {
+            "v": CACHE_VERSION,
+            "video": sha256_file(video),
+            "align": params.as_dict(),
+            "rate": rate,
+            "quality": asdict(QualityThresholds()),
+        },
         sort_keys=True,
     )
     return hashlib.sha256(spec.encode()).hexdigest()[:24]
@@ -224,44 +233,3 @@ def extract_all(
             )
         out.append(pc)
     return out
-
-
-def load_image_folder(
-    root: Path | str,
-    params: AlignmentParams,
-    classes: tuple[str, ...] | None = None,
-    progress: bool = True,
-) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], int]:
-    """RAF-DB-style ROOT/<class>/<image>: (crops, labels, class names, images without a usable face)."""
-    from tqdm import tqdm
-
-    root = Path(root)
-    if not root.is_dir():
-        raise InputError(f"{root}: not a directory")
-    classes = classes or tuple(sorted(d.name for d in root.iterdir() if d.is_dir()))
-    if len(classes) < 2:
-        raise InputError(f"{root}: needs one folder per class (found {len(classes)})")
-    files = [
-        (f, i)
-        for i, c in enumerate(classes)
-        for f in sorted((root / c).iterdir())
-        if f.suffix.lower() in IMAGE_SUFFIXES
-    ]
-    pipeline = FramePipeline(PipelineConfig(threads=2))
-    crops, labels, skipped = [], [], 0
-    for f, i in tqdm(files, desc="crop images", unit="img", disable=not progress):
-        bgr = cv2.imread(str(f))
-        if bgr is None:
-            skipped += 1
-            continue
-        pipeline.reset()
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        res = pipeline.process(rgb)
-        if not res.ok:
-            skipped += 1
-            continue
-        crops.append(align_face(rgb, res.pts68, params)[0])
-        labels.append(i)
-    if not crops:
-        raise NoFaceError(f"{root}: no image with a usable face")
-    return np.stack(crops), np.asarray(labels, np.int64), classes, skipped

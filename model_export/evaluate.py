@@ -112,3 +112,114 @@ def evaluate_participants(
         "confusion_matrix": {"labels": list(class_names), "rows_true_cols_predicted": cm.tolist()},
         "bootstrap": {"resamples": n_boot, "seed": seed, "unit": "participant"},
     }
+
+
+def _classification_figures(cm: np.ndarray) -> dict:
+    """Accuracy, balanced accuracy, macro-F1 and per-class recall/precision/F1 of a
+    (possibly weighted) confusion matrix, rows true, columns predicted."""
+    tp = np.diag(cm).astype(np.float64)
+    true_n, pred_n = cm.sum(1), cm.sum(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = np.where(true_n > 0, tp / true_n, np.nan)
+        precision = np.where(pred_n > 0, tp / pred_n, np.nan)
+        f1 = np.where((recall + precision) > 0, 2 * recall * precision / (recall + precision), 0.0)
+    f1 = np.where(true_n > 0, np.nan_to_num(f1), np.nan)
+    return {
+        "accuracy": tp.sum() / max(cm.sum(), 1e-12),
+        "balanced_accuracy": np.nanmean(recall),
+        "macro_f1": np.nanmean(f1),
+        "recall": recall,
+        "precision": precision,
+        "f1": f1,
+    }
+
+
+def evaluate_images(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    class_names: tuple[str, ...],
+    groups: list | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """Image-level classification figures with bootstrap 95 % CIs. With `groups` (the
+    subject of each image) the bootstrap resamples whole subjects, since one person's
+    images are not independent; otherwise images."""
+    y_true = np.asarray(y_true, int)
+    y_pred = np.asarray(y_pred, int)
+    k = len(class_names)
+    cm = confusion(y_true, y_pred, k)
+    point = _classification_figures(cm)
+    unit = "subject" if groups is not None else "image"
+    _, gid = np.unique(
+        np.asarray(groups if groups is not None else np.arange(len(y_true)), str),
+        return_inverse=True,
+    )
+    n_groups = gid.max() + 1 if len(gid) else 0
+    rng = np.random.default_rng(seed)
+    cell = y_true * k + y_pred
+    boots = []
+    for _ in range(n_boot):
+        w = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)[gid]
+        boots.append(
+            _classification_figures(np.bincount(cell, weights=w, minlength=k * k).reshape(k, k))
+        )
+
+    def ci(key: str, c: int | None = None) -> list:
+        vals = np.asarray([b[key] if c is None else b[key][c] for b in boots], np.float64)
+        vals = vals[np.isfinite(vals)]
+        if not len(vals):
+            return [None, None]
+        return [_r(np.percentile(vals, 2.5)), _r(np.percentile(vals, 97.5))]
+
+    out = {"images": int(len(y_true)), "subjects": int(n_groups) if groups is not None else None}
+    for key in ("accuracy", "balanced_accuracy", "macro_f1"):
+        out[key] = _r(point[key])
+        out[f"{key}_ci95"] = ci(key)
+    out["per_class"] = {
+        name: {
+            "n": int(cm[c].sum()),
+            "recall": _r(point["recall"][c]),
+            "recall_ci95": ci("recall", c),
+            "precision": _r(point["precision"][c]),
+            "precision_ci95": ci("precision", c),
+            "f1": _r(point["f1"][c]),
+        }
+        for c, name in enumerate(class_names)
+    }
+    out["confusion_matrix"] = {"labels": list(class_names), "rows_true_cols_predicted": cm.tolist()}
+    out["bootstrap"] = {"resamples": n_boot, "seed": seed, "unit": unit}
+    return out
+
+
+def format_comparison(results: dict[str, dict]) -> str:
+    """A text table of several models' image-level figures (name -> evaluate_images output)."""
+    classes = list(next(iter(results.values()))["per_class"])
+    head = ["model", "accuracy", "balanced acc.", "macro-F1", *(f"recall {c}" for c in classes)]
+
+    def cell(v, lo_hi):
+        return (
+            f"{v:.3f} [{lo_hi[0]:.2f}, {lo_hi[1]:.2f}]"
+            if v is not None and None not in lo_hi
+            else "-"
+        )
+
+    rows = [
+        [
+            name,
+            cell(r["accuracy"], r["accuracy_ci95"]),
+            cell(r["balanced_accuracy"], r["balanced_accuracy_ci95"]),
+            cell(r["macro_f1"], r["macro_f1_ci95"]),
+            *(
+                f"{r['per_class'][c]['recall']:.2f}"
+                if r["per_class"][c]["recall"] is not None
+                else "-"
+                for c in classes
+            ),
+        ]
+        for name, r in results.items()
+    ]
+    width = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
+    return "\n".join(
+        "  ".join(str(x).ljust(w) for x, w in zip(r, width, strict=True)) for r in [head, *rows]
+    )

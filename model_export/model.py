@@ -109,5 +109,9 @@ def normalise(x: torch.Tensor, norm: str = "instance") -> torch.Tensor:
 
 def model_config_from_dict(d: dict) -> ModelConfig:
     return ModelConfig(
-        **{k: d[k] for k in ("num_classes", "width", "last_stride", "dropout") if k in d}
+        **{
+            k: d[k]
+            for k in ("num_classes", "width", "last_stride", "dropout", "input_norm")
+            if k in d
+        }
     )

@@ -55,3 +55,33 @@ def kfold(
         (sorted(p for j, f in enumerate(folds) if j != i for p in f), sorted(folds[i]))
         for i in range(k)
     ]
+
+
+def subject_split(
+    subjects: list[str], labels: list, fractions: tuple[float, ...], seed: int = 0
+) -> list[np.ndarray]:
+    """Image indices split by subject (a subject's images all land on one side), stratified
+    by each subject's most frequent label: one index array per fraction, then the rest.
+    Within a label, subjects are shuffled and taken until each side holds its share of images."""
+    if not 0 < sum(fractions) < 1 or any(f < 0 for f in fractions):
+        raise InputError(f"split fractions {fractions} must be >= 0 and sum to less than 1")
+    by_subject: dict[str, list[int]] = {}
+    for i, s in enumerate(subjects):
+        by_subject.setdefault(s, []).append(i)
+    groups: dict[str, list[str]] = {}
+    for s, idx in sorted(by_subject.items()):
+        labs = [str(labels[i]) for i in idx]
+        groups.setdefault(max(sorted(set(labs)), key=labs.count), []).append(s)
+    rng = np.random.default_rng(seed)
+    parts: list[list[int]] = [[] for _ in range(len(fractions) + 1)]
+    for lab in sorted(groups):
+        members = list(groups[lab])
+        rng.shuffle(members)
+        total = sum(len(by_subject[s]) for s in members)
+        bounds = np.cumsum(fractions) * total
+        taken = 0
+        for s in members:
+            side = int(np.searchsorted(bounds, taken, side="right"))
+            parts[side] += by_subject[s]
+            taken += len(by_subject[s])
+    return [np.asarray(sorted(p), int) for p in parts]

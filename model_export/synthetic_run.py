@@ -19,6 +19,7 @@ import numpy as np
 
 from device.vision.facemap import ORGAN_KEYS, ORGANS, REGION_KEYS, REGIONS
 from model_export.config import CohortOptions, RunConfig
+from model_export.explicit_route import held_out_check
 from model_export.training_run import RunResult, run
 
 log = logging.getLogger(__name__)
@@ -93,12 +94,14 @@ def kiosk_check(
     people = {p.pid: p for p in read_site_csv(cohort_dir / "participants.csv")}
     clf = load_classifier(result.bundle_dir, result.public_key, threads=threads)
     pipe = FramePipeline(PipelineConfig(threads=threads), classifier=clf)
-    rows, per_class_att = [], {}
+    rows, per_class_att, route_rows = [], {}, []
     for pid in result.test_ids:
         p = people[pid]
         s = analyze_video(
             p.video, Timeline.load(p.timeline) if p.timeline else None, pipe, progress=progress
         )
+        if s.get("explicit_route"):
+            route_rows.append((p.label, s["explicit_route"]))
         c = s["session"].get("classifier")
         if c is None:
             rows.append(
@@ -154,6 +157,9 @@ def kiosk_check(
         "per_class": class_level,
         "planted_regions_in_top3": every("planted_in_top3"),
         "planted_organs_in_top3": every("planted_organs_in_top3"),
+        "explicit_route": held_out_check(
+            route_rows, result.report.get("explicit_route") or {"top3_regions": {}}, plants
+        ),
     }
 
 

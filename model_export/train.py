@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
@@ -133,14 +134,58 @@ class FrameSet:
         return rng.permutation(np.concatenate(idx))
 
 
+def class_weights(labels: torch.Tensor, k: int, mode: str) -> torch.Tensor | None:
+    """Inverse class frequency, mean 1 over the samples ("balanced"), or None."""
+    if mode == "none":
+        return None
+    counts = torch.bincount(labels, minlength=k).float().clamp(min=1)
+    return (len(labels) / (k * counts)).float()
+
+
+def _optimiser(model: ResNet18SCN, cfg: TrainConfig, steps_per_epoch: int):
+    if cfg.optimizer == "adamw":
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.SGD(
+            model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
+    if cfg.schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=cfg.lr, total_steps=max(1, cfg.epochs * steps_per_epoch), pct_start=0.2
+        )
+        return opt, sched, None
+    return opt, None, torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.lr_decay)
+
+
+def apply_relabel(frames: FrameSet, bt: torch.Tensor, new: torch.Tensor, max_share: float) -> int:
+    """Write a batch's new labels, capped: at most `max_share` of all labels may differ from
+    the original at any time (a change back to the original label is always allowed).
+    Returns how many labels changed."""
+    old = frames.labels[bt]
+    changed = new != old
+    if not changed.any():
+        return 0
+    budget = int(max_share * len(frames.labels)) - int((frames.labels != frames.original).sum())
+    back = changed & (new == frames.original[bt])
+    away = torch.nonzero(changed & ~back).view(-1)
+    allowed = back.clone()
+    allowed[away[: max(budget + int(back.sum()), 0)]] = True
+    frames.labels[bt] = torch.where(allowed, new, old)
+    return int(allowed.sum())
+
+
 def train_model(
     frames: FrameSet,
     model_cfg: ModelConfig,
     cfg: TrainConfig,
     init_state: dict | None = None,
     progress: bool = True,
+    score_epoch=None,
 ) -> tuple[ResNet18SCN, list[dict]]:
-    """Train from scratch (or from a pretrained backbone); returns the model and per-epoch stats."""
+    """Train from scratch (or from a pretrained backbone); returns the model and per-epoch stats.
+
+    `score_epoch(model) -> float`, when given, scores the eval-mode network after every
+    epoch (on held-out data); the returned model is the one of the best epoch."""
     from tqdm import tqdm
 
     torch.manual_seed(cfg.seed)
@@ -159,11 +204,13 @@ def train_model(
         model.load_state_dict(keep, strict=False)
         log.info("initialised %d tensors from the pretrained backbone", len(keep))
     model.to(dev)
-    opt = torch.optim.SGD(
-        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    per_epoch = len(frames.epoch_indices(cfg.frames_per_participant, np.random.default_rng(0)))
+    opt, step_sched, epoch_sched = _optimiser(
+        model, cfg, max(1, math.ceil(per_epoch / cfg.batch_size))
     )
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.lr_decay)
-    history = []
+    weights = class_weights(frames.original, model_cfg.num_classes, cfg.class_weighting)
+    weights = weights.to(dev) if weights is not None else None
+    history, best = [], (-math.inf, None, 0)
     for epoch in range(cfg.epochs):
         model.train()
         idx = frames.epoch_indices(cfg.frames_per_participant, rng)
@@ -187,33 +234,50 @@ def train_model(
             x, y = x.to(dev), frames.labels[bt].to(dev)
             logits, att, _ = model(x)
             scaled = att * logits
-            loss = F.cross_entropy(scaled, y) + cfg.rank_weight * rank_regularisation(
-                att, cfg.beta, cfg.margin
-            )
+            loss = F.cross_entropy(
+                scaled, y, weight=weights, label_smoothing=cfg.label_smoothing
+            ) + cfg.rank_weight * rank_regularisation(att, cfg.beta, cfg.margin)
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if step_sched is not None and step_sched.last_epoch + 1 < step_sched.total_steps:
+                step_sched.step()
             if epoch >= cfg.relabel_epoch:
                 new = relabel(scaled.detach(), att.detach(), y, cfg.beta, cfg.relabel_threshold)
-                relabelled += int((new != y).sum())
-                frames.labels[bt] = new.cpu()
+                relabelled += apply_relabel(frames, bt, new.cpu(), cfg.relabel_max_share)
             tot += len(b)
             correct += int((scaled.argmax(1) == y).sum())
             loss_sum += loss.item() * len(b)
             bar.set_postfix(loss=f"{loss_sum / tot:.3f}", acc=f"{correct / tot:.2f}")
-        sched.step()
+        if epoch_sched is not None:
+            epoch_sched.step()
         stats = {
             "epoch": epoch + 1,
             "loss": round(loss_sum / max(tot, 1), 4),
+            # on the augmented crops and the current (possibly relabelled) labels
             "train_frame_accuracy": round(correct / max(tot, 1), 4),
             "relabelled": relabelled,
+            "labels_changed": int((frames.labels != frames.original).sum()),
             "seconds": round(time.perf_counter() - t0, 1),
         }
+        if score_epoch is not None:
+            model.eval()
+            stats["val_score"] = round(float(score_epoch(model)), 4)
+            if stats["val_score"] > best[0]:
+                best = (stats["val_score"], copy.deepcopy(model.state_dict()), epoch + 1)
         history.append(stats)
         log.info(
-            "epoch %(epoch)d: loss %(loss).3f, frame acc %(train_frame_accuracy).2f, relabelled %(relabelled)d, %(seconds)ss",
+            "epoch %(epoch)d: loss %(loss).3f, frame acc %(train_frame_accuracy).2f (augmented, current labels), "
+            "relabelled %(relabelled)d (changed from the original: %(labels_changed)d), %(seconds)ss",
             stats,
         )
+        if "val_score" in stats:
+            log.info("epoch %d: held-out score %.4f", epoch + 1, stats["val_score"])
+    if best[1] is not None:
+        model.load_state_dict(best[1])
+        log.info("kept epoch %d (held-out score %.4f)", best[2], best[0])
+        for h in history:
+            h["selected"] = h["epoch"] == best[2]
     recalibrate_batchnorm(model, frames, cfg.batch_size, rng)
     model.eval().cpu()
     return model, history

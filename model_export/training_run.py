@@ -35,6 +35,7 @@ from model_export.dataset import (
     read_site_csv,
 )
 from model_export.evaluate import evaluate_participants, participant_probs
+from model_export.explicit_route import explicit_route_for_bundle
 from model_export.formats import (
     FORMATS,
     Exported,
@@ -208,7 +209,7 @@ def load_pretrained(path: Path, model: ModelConfig, alignment: AlignmentParams) 
         raise InputError(
             f"--pretrained {path}: not an `emoface pretrain` checkpoint ({exc})"
         ) from None
-    for key in ("width", "last_stride"):
+    for key in ("width", "last_stride", "input_norm"):
         have, want = arch.get(key), getattr(model, key)
         if have is not None and have != want:
             raise InputError(f"--pretrained {path}: {key} {have} != this run's {want}")
@@ -401,6 +402,17 @@ def package_bundle(
         if cfg.synthetic
         else "site's own held-out participants",
     }
+    routes, route_files, report["explicit_route"] = (
+        explicit_route_for_bundle(
+            data.participants,
+            data.train_ids,
+            cfg.workdir / "explicit_route",
+            cfg.split_seed,
+            cfg.progress,
+        )
+        if cfg.explicit_route
+        else ({}, [], {"skipped": "left out (--no-explicit-route)"})
+    )
     rjson, rhtml = write_report(cfg.workdir / "report", report)
     bundle_dir, msha = build_bundle(
         cfg.bundle_dir or cfg.workdir / "bundle",
@@ -412,9 +424,10 @@ def package_bundle(
         key,
         bundle_id,
         cfg.bundle_version,
-        extra_files=[rjson],
+        extra_files=[rjson, *route_files],
         synthetic=cfg.synthetic,
         model_config=asdict(cfg.model),
+        routes=routes,
     )
     report["bundle"] = {
         "path": str(bundle_dir),

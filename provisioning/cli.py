@@ -7,6 +7,7 @@ import getpass
 from pathlib import Path
 
 from device.errors import InputError
+from device.fileio import MAX_KEY_BYTES, read_bounded
 
 
 def add_passphrase_args(p: argparse.ArgumentParser, what: str) -> None:
@@ -25,10 +26,11 @@ def add_passphrase_args(p: argparse.ArgumentParser, what: str) -> None:
 def passphrase(args, confirm: bool = False) -> bytes | None:
     """The passphrase chosen by --passphrase-file / --ask-passphrase, or None."""
     if getattr(args, "passphrase_file", None):
+        data = read_bounded(args.passphrase_file, MAX_KEY_BYTES, "passphrase file")
         try:
-            text = args.passphrase_file.read_text("utf-8").splitlines()
-        except OSError as exc:
-            raise InputError(f"{args.passphrase_file}: {exc.strerror or exc}") from exc
+            text = data.decode("utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{args.passphrase_file}: passphrase file is not UTF-8") from exc
         if not text or not text[0]:
             raise InputError(f"{args.passphrase_file}: empty passphrase")
         return text[0].encode()
@@ -86,7 +88,12 @@ def register(sub) -> None:
     e.add_argument("--out", type=Path, help="bundle folder (default CLINIC/devices/ID)")
     e.add_argument("--csr", type=Path, help="PEM CSR made on the device (CN = DEVICE-ID)")
     e.add_argument("--signing-pub", type=Path, help="device's Ed25519 public key (PEM)")
-    e.add_argument("--data-dir", default="data", help="device data folder written into device.toml")
+    e.add_argument(
+        "--data-dir",
+        default="/var/lib/emoface",
+        help="device data folder written into device.toml (default: %(default)s, the only "
+        "folder the kiosk's systemd unit may write)",
+    )
     add_passphrase_args(e, "the CA key")
     e.set_defaults(func=_enroll)
 
@@ -102,8 +109,10 @@ def register(sub) -> None:
         "broker-config",
         help="write the clinic's mosquitto config, ACL file and TLS files",
         description="Fills firmware_config/mosquitto/emoface.conf.template: one TLS "
-        "listener with require_certificate and use_identity_as_username, no anonymous "
-        "access, and an ACL giving each active device only its own topics.",
+        "listener with require_certificate, use_identity_as_username and "
+        "use_username_as_clientid, no anonymous access, no retained messages, and the "
+        "dynamic-security access file giving each active device only its own topics "
+        "(publish and subscribe) and only the receivers the summaries and acks.",
     )
     b.add_argument("--clinic", type=Path, required=True, help="clinic folder")
     b.add_argument(
@@ -112,8 +121,17 @@ def register(sub) -> None:
     b.add_argument("--port", type=int, help="listener port (default: the clinic's)")
     b.add_argument("--bind", default="0.0.0.0", help="listener address")
     b.add_argument("--user", default="mosquitto", help="user mosquitto drops to")
-    b.add_argument("--log-dest", default="syslog", help="mosquitto log_dest")
+    b.add_argument(
+        "--log-dest",
+        default="stderr",
+        help="mosquitto log_dest (default: stderr, which systemd's journal keeps and which "
+        "works where there is no syslog; e.g. 'file /var/log/mosquitto/mosquitto.log')",
+    )
     b.add_argument("--no-persistence", action="store_true", help="no on-disk broker state")
+    b.add_argument(
+        "--plugin",
+        help="path of mosquitto_dynamic_security.so (default: found in the usual library folders)",
+    )
     b.set_defaults(func=_broker_config)
 
     v = ps.add_parser(
@@ -130,9 +148,26 @@ def register(sub) -> None:
     add_passphrase_args(v, "the CA key")
     v.set_defaults(func=_revoke)
 
+    ar = ps.add_parser(
+        "add-receiver",
+        help="issue another receiver identity (emoface-receiver-NAME) for one more receiver",
+        description="Each receiver process needs its own certificate: the broker binds a "
+        "connection's client id to its certificate name, so two receivers with one "
+        "certificate keep disconnecting each other. Run the new one with `emoface receiver "
+        "run --identity NAME`; regenerates the broker config (restart mosquitto).",
+    )
+    ar.add_argument("name", metavar="NAME", help="a-z, 0-9 and '-', e.g. 2 or rack-b")
+    ar.add_argument("--clinic", type=Path, required=True, help="clinic folder")
+    add_passphrase_args(ar, "the CA key")
+    ar.set_defaults(func=_add_receiver)
+
     ls = ps.add_parser("devices", help="list enrolled devices and their status")
     ls.add_argument("--clinic", type=Path, required=True, help="clinic folder")
     ls.set_defaults(func=_devices)
+
+    from receiver.web.cli import add_staff_cli  # accounts live in the receiver's store
+
+    add_staff_cli(ps)
 
 
 def _init_clinic(args) -> int:
@@ -160,13 +195,21 @@ def _enroll(args) -> int:
     if args.csr or args.signing_pub:
         if not (args.csr and args.signing_pub):
             raise InputError("--csr and --signing-pub go together")
-        csr, sig = args.csr.read_bytes(), args.signing_pub.read_bytes()
+        csr = read_bounded(args.csr, MAX_KEY_BYTES, "CSR")
+        sig = read_bounded(args.signing_pub, MAX_KEY_BYTES, "signing public key")
     out = enroll(clinic, args.device_id, passphrase(args), args.out, csr, sig, args.data_dir)
     print(f"device {args.device_id} enrolled; bundle in {out}")
-    print("copy the bundle onto the device and start the kiosk with its device.toml")
+    print(
+        "copy the bundle's contents to /etc/emoface/ on the device, set camera.source, "
+        "kiosk.stimulus_pack and kiosk.operator_pin there (firmware_config/README.md), then "
+        "check it: emoface selftest --config /etc/emoface/device.toml --send-test"
+    )
     conf = regenerate(clinic)
     if conf:
-        print(f"broker ACL regenerated with it: {conf}; reload mosquitto (SIGHUP)")
+        print(
+            f"broker config regenerated with it: {conf}; restart mosquitto (it reads the"
+            " access file at start)"
+        )
     else:
         print(
             "then write the broker config: emoface provision broker-config --clinic ... --out DIR"
@@ -198,6 +241,7 @@ def _broker_config(args) -> int:
         user=args.user,
         persistence=not args.no_persistence,
         log_dest=args.log_dest,
+        plugin=args.plugin,
     )
     print(f"broker config written: {conf}")
     print(f"start it with: mosquitto -c {conf}")
@@ -218,6 +262,20 @@ def _revoke(args) -> int:
         )
     else:
         print("no broker config written yet for this clinic: run broker-config")
+    return 0
+
+
+def _add_receiver(args) -> int:
+    from provisioning.broker import regenerate
+    from provisioning.clinic import Clinic, add_receiver
+
+    clinic = Clinic.open(args.clinic)
+    folder = add_receiver(clinic, args.name, passphrase(args))
+    print(f"receiver identity emoface-receiver-{args.name} in {folder}")
+    print(f"run it with: emoface receiver run --clinic {clinic.folder} --identity {args.name}")
+    conf = regenerate(clinic)
+    if conf:
+        print(f"broker config regenerated: {conf}; restart mosquitto")
     return 0
 
 

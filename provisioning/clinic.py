@@ -7,7 +7,10 @@ Layout (private keys are 0600; CA, HPKE and model-signing keys optionally encryp
     CLINIC/clinic_hpke.key .pub        X25519: devices encrypt summaries to it
     CLINIC/model_signing.key .pub      Ed25519: signs model bundles; devices pin the .pub
     CLINIC/broker/server.crt .key      the broker's TLS identity (SAN = broker names)
-    CLINIC/receiver/receiver.crt .key  the receiver's TLS client identity
+    CLINIC/receiver/receiver.crt .key  the receiver's TLS client identity (emoface-receiver)
+    CLINIC/receiver/<name>/            further receivers' identities (emoface-receiver-<name>)
+    CLINIC/receiver/ack_signing.key    Ed25519: receivers sign acks and refusals with it
+    CLINIC/ack_signing.pub             ...and every device bundle pins this public half
     CLINIC/devices.json                the device registry (see registry.py)
     CLINIC/devices/<id>/               each device's bundle (copy it onto the device)
 """
@@ -31,12 +34,13 @@ from device.delivery.keys import (
     write_public_key,
 )
 from device.errors import InputError
-from device.fileio import write_atomic
+from device.fileio import MAX_CONFIG_BYTES, MAX_KEY_BYTES, read_bounded, read_json, write_atomic
+from device.wire.topics import RECEIVER_IDENTITY, is_device_id
 from provisioning import pki
 from provisioning.registry import Registry, check_device_id
 
-RECEIVER_IDENTITY = "emoface-receiver"
 FORMAT = "emoface.clinic/1"
+MAX_CSR_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,33 @@ class Clinic:
         return self.folder / "receiver" / "receiver.key"
 
     @property
+    def ack_key(self) -> Path:
+        return self.folder / "receiver" / "ack_signing.key"
+
+    @property
+    def ack_pub(self) -> Path:
+        return self.folder / "ack_signing.pub"
+
+    def receiver_files(self, name: str | None = None) -> tuple[Path, Path]:
+        """(certificate, key) of the receiver identity `name` (None: the first one)."""
+        if name is None:
+            return self.receiver_cert, self.receiver_key
+        d = self.folder / "receiver" / name
+        return d / "receiver.crt", d / "receiver.key"
+
+    def receiver_identities(self) -> list[str]:
+        """Every receiver certificate name: emoface-receiver, then emoface-receiver-<name>."""
+        names = [RECEIVER_IDENTITY]
+        folder = self.folder / "receiver"
+        if folder.is_dir():
+            names += sorted(
+                f"{RECEIVER_IDENTITY}-{d.name}"
+                for d in folder.iterdir()
+                if (d / "receiver.crt").is_file()
+            )
+        return names
+
+    @property
     def registry_path(self) -> Path:
         return self.folder / "devices.json"
 
@@ -107,25 +138,32 @@ class Clinic:
     def open(cls, folder: Path) -> Clinic:
         folder = Path(folder)
         meta = folder / "clinic.json"
-        try:
-            doc = json.loads(meta.read_text("utf-8"))
-        except FileNotFoundError as exc:
+        if not meta.exists():
             raise InputError(
                 f"{folder}: not a clinic folder (no clinic.json); run `emoface provision "
                 "init-clinic` first"
-            ) from exc
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{meta}: unreadable: {exc}") from exc
+            )
+        doc = read_json(meta, MAX_CONFIG_BYTES, "clinic file")
+        if not isinstance(doc, dict):
+            raise InputError(f"{meta}: must be a JSON object, not {type(doc).__name__}")
         if doc.get("format") != FORMAT:
-            raise InputError(f"{meta}: not an {FORMAT} file")
-        return cls(folder, doc["name"], doc["broker_host"], int(doc["broker_port"]))
+            raise InputError(f"{meta}: not an {FORMAT} file (key 'format')")
+        for key in ("name", "broker_host"):
+            if not isinstance(doc.get(key), str) or not doc[key]:
+                raise InputError(f"{meta}: key {key!r} missing or not a non-empty string")
+        port = doc.get("broker_port")
+        if type(port) is not int or not 1 <= port <= 65535:
+            raise InputError(
+                f"{meta}: key 'broker_port' must be an integer in 1..65535, not {port!r}"
+            )
+        return cls(folder, doc["name"], doc["broker_host"], port)
 
     def registry(self) -> Registry:
         return Registry.load(self.registry_path)
 
     def load_ca(self, passphrase: bytes | None = None):
         key = load_private_key(self.ca_key, EllipticCurvePrivateKey, passphrase)
-        return key, pki.load_cert(self.ca_cert.read_bytes())
+        return key, pki.load_cert(read_bounded(self.ca_cert, MAX_KEY_BYTES, "CA certificate"))
 
     def load_hpke_key(self, passphrase: bytes | None = None) -> X25519PrivateKey:
         return load_private_key(self.hpke_key, X25519PrivateKey, passphrase)
@@ -172,6 +210,7 @@ def init_clinic(
     clinic.receiver_cert.write_bytes(
         pki.pem(pki.issue(ca_key, ca_cert, rk.public_key(), RECEIVER_IDENTITY))
     )
+    ensure_ack_key(clinic)
     Registry(clinic.registry_path).save()
     meta = {
         "format": FORMAT,
@@ -185,13 +224,55 @@ def init_clinic(
     return clinic
 
 
+def ensure_ack_key(clinic: Clinic) -> Ed25519PublicKey:
+    """The receivers' ack-signing key pair, made on first use (clinics made before acks
+    were signed have none). Unencrypted like the receiver's TLS key: it starts unattended.
+    It signs only acks and refusals, so a stolen copy cannot forge a summary."""
+    if clinic.ack_key.exists():
+        return load_private_key(clinic.ack_key, Ed25519PrivateKey).public_key()
+    k = Ed25519PrivateKey.generate()
+    write_private_key(clinic.ack_key, k)
+    write_public_key(clinic.ack_pub, k.public_key())
+    return k.public_key()
+
+
+def add_receiver(clinic: Clinic, name: str, ca_passphrase: bytes | None = None) -> Path:
+    """Issue another receiver identity, `emoface-receiver-<name>`, for one more receiver
+    process: the broker binds each connection's client id to its certificate name, so two
+    receivers sharing one certificate would keep disconnecting each other."""
+    if not is_device_id(name) or len(name) > 63 - len(RECEIVER_IDENTITY) - 1:
+        raise InputError(f"receiver name {name!r}: use a few characters from a-z, 0-9 and '-'")
+    cert, key = clinic.receiver_files(name)
+    if cert.exists():
+        raise InputError(f"{cert.parent}: receiver {name!r} already exists")
+    ca_key, ca_cert = clinic.load_ca(ca_passphrase)
+    tk = pki.new_tls_key()
+    write_private_key(key, tk)
+    cert.write_bytes(
+        pki.pem(pki.issue(ca_key, ca_cert, tk.public_key(), f"{RECEIVER_IDENTITY}-{name}"))
+    )
+    return cert.parent
+
+
 DEVICE_TOML = """\
 # emoface device config for {device_id} (written by `emoface provision enroll`).
-# Paths are relative to this file. Copy this whole folder onto the device.
+# A complete, runnable config: copy this whole folder to /etc/emoface/ on the device (the
+# kiosk's systemd unit reads /etc/emoface/device.toml). Key and certificate paths are
+# relative to this file; device.data_dir is the data partition, the only folder the unit
+# lets the kiosk write. Keys not written here take their defaults, documented in
+# firmware_config/device.example.toml. Check the station with `emoface selftest --send-test`.
 
 [device]
 id = "{device_id}"
 data_dir = "{data_dir}"
+language = "en"
+
+[camera]
+# "usb:0", "picamera2" (Raspberry Pi camera) or "gst:PIPELINE" (Jetson CSI camera)
+source = "usb:0"
+width = 640
+height = 480
+fps = 30
 
 [delivery]
 broker_url = "{broker_url}"
@@ -200,9 +281,20 @@ client_cert = "client.crt"
 client_key = "client.key"
 device_signing_key = "signing.key"
 clinic_public_key = "clinic_hpke.pub"
+ack_public_key = "ack_signing.pub"
 
 [model]
 signing_public_key = "model_signing.pub"
+
+[kiosk]
+# The validated stimulus pack installed on the data partition (docs/kiosk.md); left out,
+# the PLACEHOLDER pack plays, which is not for clinical use.
+# stimulus_pack = "{data_dir}/stimulus/site-pack"
+# Operator menu PIN (4-12 digits); empty disables the menu.
+operator_pin = ""
+idle_timeout_s = 120.0
+questionnaires = ["PHQ-9", "GAD-7"]
+fullscreen = true
 """
 
 
@@ -213,7 +305,7 @@ def enroll(
     out: Path | None = None,
     csr_pem: bytes | None = None,
     signing_public_pem: bytes | None = None,
-    data_dir: str = "data",
+    data_dir: str = "/var/lib/emoface",
 ) -> Path:
     """Enroll a device and write its bundle; returns the bundle folder.
 
@@ -257,6 +349,7 @@ def enroll(
     (out / "ca.crt").write_bytes(clinic.ca_cert.read_bytes())
     (out / "clinic_hpke.pub").write_bytes(clinic.hpke_pub.read_bytes())
     (out / "model_signing.pub").write_bytes(clinic.model_pub.read_bytes())
+    write_public_key(out / "ack_signing.pub", ensure_ack_key(clinic))
     write_public_key(out / "signing.pub", spub)
     (out / "device.toml").write_text(
         DEVICE_TOML.format(device_id=device_id, data_dir=data_dir, broker_url=clinic.broker_url)

@@ -14,11 +14,17 @@ from tests.support.paths import TESTDATA
 
 # Fixtures used by several test folders: a clinic and a real mosquitto broker, and small
 # exported models with signed bundles.
-pytest_plugins = ["tests.support.broker_fixtures", "tests.support.model_fixtures"]
+pytest_plugins = [
+    "tests.support.broker_fixtures",
+    "tests.support.model_fixtures",
+    "tests.support.postgres",
+]
 
 
 @pytest.fixture(scope="session")
 def testdata() -> Path:
     if not TESTDATA.is_dir():
-        pytest.fail(f"test data not found at {TESTDATA}: the shared/ folder must sit beside the repo")
+        pytest.fail(
+            f"test data not found at {TESTDATA}: the shared/ folder must sit beside the repo"
+        )
     return TESTDATA

@@ -18,7 +18,12 @@ ROLES = ("device", "model_export", "provisioning", "receiver")
 
 
 def sources(*folders: str) -> list[Path]:
-    return sorted(p for f in folders for p in (REPO / f).rglob("*.py"))
+    return sorted(
+        p
+        for f in folders
+        for p in (REPO / f).rglob("*.py")
+        if ".venv" not in p.relative_to(REPO).parts
+    )
 
 
 def imports(path: Path) -> list[tuple[str, list[str]]]:
@@ -38,10 +43,21 @@ def imports(path: Path) -> list[tuple[str, list[str]]]:
 
 
 def test_device_top_level_holds_only_the_shared_modules_and_the_subpackages():
-    top = {p.name for p in (REPO / "device").iterdir() if not p.name.startswith((".", "__pycache__"))}
+    top = {
+        p.name for p in (REPO / "device").iterdir() if not p.name.startswith((".", "__pycache__"))
+    }
     assert top == {
-        "__init__.py", "config.py", "cli.py", "errors.py", "fileio.py",
-        "wire", "vision", "session", "models", "delivery", "kiosk",
+        "__init__.py",
+        "config.py",
+        "cli.py",
+        "errors.py",
+        "fileio.py",
+        "wire",
+        "vision",
+        "session",
+        "models",
+        "delivery",
+        "kiosk",
     }
 
 
@@ -68,9 +84,7 @@ def test_clinic_roles_use_only_the_wire_format_delivery_and_file_helpers(path):
             assert ALLOWED_FROM_CLINIC.fullmatch(mod), f"{path.relative_to(REPO)} imports {mod}"
 
 
-@pytest.mark.parametrize(
-    "path", sources(*ROLES, "bench"), ids=lambda p: str(p.relative_to(REPO))
-)
+@pytest.mark.parametrize("path", sources(*ROLES, "bench"), ids=lambda p: str(p.relative_to(REPO)))
 def test_no_private_name_is_imported_across_modules(path):
     for mod, names in imports(path):
         if mod.split(".")[0] in ROLES:

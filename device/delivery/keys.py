@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from device.errors import InputError
+from device.fileio import MAX_KEY_BYTES, read_bounded
 
 PRIVATE_MODE = 0o600
 
@@ -81,9 +82,11 @@ def load_private_key(path: Path, kind: type | tuple = (), passphrase: bytes | No
     path = Path(path)
     try:
         st = path.stat()
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_KEY_BYTES, "private key")
     except OSError as exc:
         raise KeyFileError(f"{path}: cannot read private key: {exc.strerror or exc}") from exc
+    except InputError as exc:
+        raise KeyFileError(str(exc)) from exc
     if st.st_mode & 0o077:
         raise KeyFileError(
             f"{path}: private key is readable by others (mode {st.st_mode & 0o777:o}); "
@@ -105,9 +108,9 @@ def load_public_key(path: Path, kind: type | tuple = (), accept_private: bool = 
     stands for its public half (a workstation may pin the signing key file it holds)."""
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise KeyFileError(f"{path}: cannot read public key: {exc.strerror or exc}") from exc
+        data = read_bounded(path, MAX_KEY_BYTES, "public key")
+    except InputError as exc:
+        raise KeyFileError(str(exc)) from exc
     try:
         key = serialization.load_pem_public_key(data)
     except ValueError as exc:

@@ -90,9 +90,14 @@ def make_client(settings: BrokerSettings, client_id: str) -> mqtt.Client:
 
 
 class Backoff:
-    """Exponential backoff with jitter: 0.5 s, 1 s, 2 s ... capped."""
+    """Exponential backoff with jitter: 0.25 s, 0.5 s, 1 s, capped.
 
-    def __init__(self, first: float = 0.5, cap: float = 30.0):
+    The cap is short on purpose: an urgent questionnaire alert must reach the clinic within
+    2 s of the network coming back (bench/alert_latency.py: 5-14 s with a 30 s cap, about
+    1 s with this one). One TCP+TLS attempt a second per device is cheap for a broker; the
+    log stays quiet because MqttWorker logs a failure only when its reason changes."""
+
+    def __init__(self, first: float = 0.25, cap: float = 1.0):
         self.first, self.cap, self.n = first, cap, 0
 
     def next(self) -> float:
@@ -123,6 +128,7 @@ class MqttWorker:
         self._client: mqtt.Client | None = None
         self._just_ready = False
         self._live = False  # a connection was opened and on_lost has not been called for it
+        self._last_failure: str | None = None  # logged once per reason, not once a second
 
     # -- what a subclass provides ---------------------------------------------------------
     @property
@@ -216,13 +222,19 @@ class MqttWorker:
         try:
             client.connect(self.broker.host, self.broker.port, keepalive=self.broker.keepalive)
         except (OSError, ssl.SSLError) as exc:
-            self.report(f"cannot reach broker {self.broker.url}: {exc}")
-            self.logger.warning("cannot reach broker %s: %s", self.broker.url, exc)
+            why = f"cannot reach broker {self.broker.url}: {exc}"
+            self.report(why)
+            if why != self._last_failure:
+                self.logger.warning("%s (retrying every second or so)", why)
+                self._last_failure = why
             with contextlib.suppress(Exception):
                 client.socket() and client.socket().close()
             return False
         self._client = client
         self._live = True
+        if self._last_failure is not None:
+            self.logger.info("broker %s reachable again", self.broker.url)
+            self._last_failure = None
         return True
 
     def _drop(self, why: str | None) -> None:

@@ -3,7 +3,9 @@
 SQLite in WAL mode with synchronous=FULL, so a summary that `put` returned for survives
 kill -9 and power loss. Nothing is ever dropped silently: a summary leaves only when the
 receiver's ack for its message id arrives (`ack`), or when an operator exports it to a
-file for an offline clinic (`export(..., remove=True)`). When the outbox reaches its
+file for an offline clinic (`export(..., remove=True)`). A summary the clinic refused for
+good (a signed refusal, device/wire/ack.py) moves to the `dead_letters` table
+(`dead_letter`): kept with its reason, counted in `stats`, exportable, never resent. When the outbox reaches its
 item, byte or age bound, `put` raises OutboxFull and `can_accept` turns False, so the
 kiosk refuses to start a new session rather than lose one.
 
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from device.errors import EmofaceError, InputError
-from device.fileio import write_atomic
+from device.fileio import read_bounded, write_atomic
 from device.wire.envelope import MAX_ENVELOPE, Header
 
 EXPORT_FORMAT = "emoface.outbox-export/1"
@@ -39,10 +41,23 @@ CREATE TABLE IF NOT EXISTS items (
     blob         BLOB NOT NULL,
     size         INTEGER NOT NULL,
     attempts     INTEGER NOT NULL DEFAULT 0,
-    next_attempt REAL NOT NULL DEFAULT 0
+    next_attempt REAL NOT NULL DEFAULT 0,
+    priority     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS items_due ON items(next_attempt, queued);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    message_id   TEXT PRIMARY KEY,
+    device_id    TEXT NOT NULL,
+    boot_id      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    created      REAL NOT NULL,
+    queued       REAL NOT NULL,
+    blob         BLOB NOT NULL,
+    size         INTEGER NOT NULL,
+    reason       TEXT NOT NULL,
+    refused      REAL NOT NULL
+);
 """
 
 
@@ -82,9 +97,15 @@ class Outbox:
         self.max_items = max_items
         self.max_bytes = max_bytes
         self.max_age_s = max_age_days * 86400.0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError as exc:
+            raise InputError(
+                f"{self.path}: cannot create the outbox: {exc.strerror or exc} "
+                "(is device.data_dir a writable folder?)"
+            ) from exc
         try:
             self.db = sqlite3.connect(
                 self.path, timeout=30, isolation_level=None, check_same_thread=False
@@ -93,15 +114,23 @@ class Outbox:
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA busy_timeout=30000")
             self.db.executescript(_SCHEMA)
+            self._add_priority_column()
         except sqlite3.DatabaseError as exc:
             raise OutboxError(f"{self.path}: cannot open outbox: {exc}") from exc
+
+    def _add_priority_column(self) -> None:
+        """Outboxes written before urgent alerts existed lack `priority`: add it (0)."""
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(items)")}
+        if "priority" not in cols:
+            self.db.execute("ALTER TABLE items ADD COLUMN priority INTEGER NOT NULL DEFAULT 0")
 
     # -- capacity ---------------------------------------------------------------------
     def stats(self) -> dict:
         n, size, oldest = self.db.execute(
             "SELECT count(*), coalesce(sum(size), 0), min(created) FROM items"
         ).fetchone()
-        return {"items": n, "bytes": size, "oldest_created": oldest}
+        dead = self.db.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+        return {"items": n, "bytes": size, "oldest_created": oldest, "dead_letters": dead}
 
     def full_reason(self, extra_bytes: int = 0, now: float | None = None) -> str | None:
         """Why the outbox cannot take another summary, or None when it can."""
@@ -120,11 +149,14 @@ class Outbox:
         return self.full_reason() is None
 
     # -- queue ------------------------------------------------------------------------
-    def put(self, header: Header, blob: bytes) -> None:
-        """Store a sealed envelope durably (committed and fsynced when this returns)."""
+    def put(self, header: Header, blob: bytes, priority: int = 0) -> None:
+        """Store a sealed envelope durably (committed and fsynced when this returns).
+
+        Higher `priority` is sent first (urgent alerts: 1). An urgent item is taken even
+        when the outbox is full: it is tiny, and losing it would be worse."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            reason = self.full_reason(len(blob))
+            reason = self.full_reason(len(blob)) if priority <= 0 else None
             if reason:
                 raise OutboxFull(
                     f"{reason}: connect the station to the clinic network or run "
@@ -132,7 +164,7 @@ class Outbox:
                 )
             self.db.execute(
                 "INSERT INTO items (message_id, device_id, boot_id, seq, created, queued, blob,"
-                " size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " size, priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     header.message_id,
                     header.device_id,
@@ -142,6 +174,7 @@ class Outbox:
                     time.time(),
                     blob,
                     len(blob),
+                    priority,
                 ),
             )
             self.db.execute("COMMIT")
@@ -152,7 +185,7 @@ class Outbox:
     def due(self, now: float, limit: int = 100) -> list[OutboxItem]:
         rows = self.db.execute(
             "SELECT message_id, device_id, seq, created, blob, attempts FROM items"
-            " WHERE next_attempt <= ? ORDER BY queued LIMIT ?",
+            " WHERE next_attempt <= ? ORDER BY priority DESC, queued LIMIT ?",
             (now, limit),
         ).fetchall()
         return [OutboxItem(*r) for r in rows]
@@ -197,6 +230,35 @@ class Outbox:
             )
         return n
 
+    def dead_letter(self, refusals: dict[str, str]) -> int:
+        """Move refused summaries ({message_id: reason}) from the queue to the dead-letter
+        table; returns how many were still queued."""
+        if not refusals:
+            return 0
+        now = time.time()
+        n = 0
+        with self._tx():
+            for mid, reason in refusals.items():
+                cur = self.db.execute(
+                    "INSERT OR IGNORE INTO dead_letters (message_id, device_id, boot_id, seq,"
+                    " created, queued, blob, size, reason, refused) SELECT message_id,"
+                    " device_id, boot_id, seq, created, queued, blob, size, ?, ? FROM items"
+                    " WHERE message_id = ?",
+                    (reason, now, mid),
+                )
+                n += cur.rowcount
+                self.db.execute("DELETE FROM items WHERE message_id = ?", (mid,))
+        return n
+
+    def dead_letters(self) -> list[dict]:
+        """The refused summaries: message id, reason, when queued and refused (no blob)."""
+        rows = self.db.execute(
+            "SELECT message_id, seq, created, queued, reason, refused FROM dead_letters"
+            " ORDER BY refused"
+        ).fetchall()
+        keys = ("message_id", "seq", "created", "queued", "reason", "refused")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
     def last_ack(self) -> float | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'last_ack'").fetchone()
         return float(row[0]) if row else None
@@ -216,10 +278,12 @@ class Outbox:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0]
 
     # -- offline export -----------------------------------------------------------------
-    def export(self, path: Path, remove: bool = False) -> int:
-        """Write every waiting summary to one file, atomically; optionally remove them."""
+    def export(self, path: Path, remove: bool = False, dead_letters: bool = False) -> int:
+        """Write every waiting summary (or, with `dead_letters`, every refused one) to one
+        file, atomically; optionally remove them."""
+        table = "dead_letters" if dead_letters else "items"
         rows = self.db.execute(
-            "SELECT message_id, device_id, blob FROM items ORDER BY queued"
+            f"SELECT message_id, device_id, blob FROM {table} ORDER BY queued"
         ).fetchall()
         doc = {
             "format": EXPORT_FORMAT,
@@ -229,15 +293,20 @@ class Outbox:
                 for m, d, b in rows
             ],
         }
-        write_atomic(Path(path), json.dumps(doc, indent=0).encode())
+        try:
+            write_atomic(Path(path), json.dumps(doc, indent=0).encode())
+        except OSError as exc:
+            raise InputError(f"{path}: cannot write the export: {exc.strerror or exc}") from exc
         if remove:
-            self.ack_exported([r[0] for r in rows])
+            self.ack_exported([r[0] for r in rows], table)
         return len(rows)
 
-    def ack_exported(self, message_ids: list[str]) -> None:
+    def ack_exported(self, message_ids: list[str], table: str = "items") -> None:
+        if table not in ("items", "dead_letters"):
+            raise ValueError(table)
         with self._tx():
             self.db.executemany(
-                "DELETE FROM items WHERE message_id = ?", [(m,) for m in message_ids]
+                f"DELETE FROM {table} WHERE message_id = ?", [(m,) for m in message_ids]
             )
 
     def close(self) -> None:
@@ -260,13 +329,10 @@ class Outbox:
 def read_export(path: Path) -> list[bytes]:
     """The envelopes of an export file (the receiver checks each one as if it came by MQTT)."""
     path = Path(path)
+    data = read_bounded(path, MAX_EXPORT_BYTES, "export")
     try:
-        if path.stat().st_size > MAX_EXPORT_BYTES:
-            raise InputError(f"{path}: larger than {MAX_EXPORT_BYTES} bytes")
-        doc = json.loads(path.read_bytes())
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read export: {exc.strerror or exc}") from exc
-    except ValueError as exc:
+        doc = json.loads(data)
+    except (ValueError, RecursionError) as exc:
         raise InputError(f"{path}: not an outbox export (invalid JSON)") from exc
     if not isinstance(doc, dict) or doc.get("format") != EXPORT_FORMAT:
         raise InputError(f"{path}: not an {EXPORT_FORMAT} file")

@@ -6,14 +6,15 @@ thread, which owns its own outbox connection and never touches the caller's thre
 frame path only ever waits for an outbox insert). A PUBACK with a failure reason code
 (e.g. 0x87 not authorised) is an error, logged and retried later, never counted as sent;
 a summary leaves the outbox only when the receiver's acknowledgement for its message id
-arrives on `emoface/<id>/ack`. Unacknowledged summaries are resent with exponential
+arrives on `emoface/<id>/ack`, and moves to the dead-letter table when a refusal does;
+with the clinic's ack key configured, only answers whose signature verifies count
+(device/wire/ack.py), so neither a forged ack nor a forged refusal can empty the outbox. Unacknowledged summaries are resent with exponential
 backoff, and all of them at once after every reconnect (the receiver de-duplicates by
 message id). A new summary needs no signal: every loop pass (20 ms) reads what is due.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -21,10 +22,12 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from paho.mqtt.enums import MQTTErrorCode
 
 from device.delivery.mqtt_loop import BrokerSettings, MqttWorker
 from device.delivery.outbox import Outbox
+from device.wire.ack import STORED, AckError, parse_answer
 from device.wire.topics import ACK, SUMMARY
 
 log = logging.getLogger(__name__)
@@ -49,8 +52,10 @@ class Publisher(MqttWorker):
         max_retry: float = 300.0,
         window: int = 64,
         outbox_limits: dict | None = None,
+        ack_key: Ed25519PublicKey | None = None,
     ):
         super().__init__(broker, client_id=device_id)
+        self.ack_key = ack_key  # the clinic's ack-signing key: answers must verify with it
         self.device_id = device_id
         self.outbox_path = Path(outbox_path)
         self.ack_timeout = ack_timeout
@@ -64,11 +69,14 @@ class Publisher(MqttWorker):
             "published": 0,
             "acked": 0,
             "refused": 0,
+            "dead_lettered": 0,  # summaries the clinic refused for good
+            "bad_answers": 0,  # messages on the ack topic that did not verify
         }
         # only touched on the publisher thread
         self._outbox: Outbox | None = None
         self._inflight: dict[int, tuple[str, int]] = {}
         self._acks: list[str] = []
+        self._refusals: dict[str, str] = {}
         self._retry: dict[str, float] = {}
 
     # -- caller side --------------------------------------------------------------------
@@ -125,13 +133,15 @@ class Publisher(MqttWorker):
 
     def on_message(self, msg: mqtt.MQTTMessage) -> None:
         try:
-            ack = json.loads(msg.payload)
-            mid = ack["message_id"]
-        except (ValueError, KeyError, TypeError):
-            log.warning("ignoring malformed ack on %s", msg.topic)
+            answer = parse_answer(bytes(msg.payload), self.device_id, self.ack_key)
+        except AckError as exc:
+            self._count("bad_answers")
+            log.warning("ignoring an answer on %s: %s", msg.topic, exc)
             return
-        if isinstance(mid, str):
-            self._acks.append(mid)
+        if answer.status == STORED:
+            self._acks.append(answer.message_id)
+        else:
+            self._refusals[answer.message_id] = answer.reason
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         entry = self._inflight.pop(mid, None)
@@ -159,6 +169,19 @@ class Publisher(MqttWorker):
             n = outbox.ack(acks)
             self._count("acked", n)
             self._set(last_sync=time.time())
+        if self._refusals:
+            refusals, self._refusals = self._refusals, {}
+            n = outbox.dead_letter(refusals)
+            if n:
+                self._count("dead_lettered", n)
+                reasons = sorted(set(refusals.values()))
+                self._set(last_error=f"the clinic refused {n} summaries ({', '.join(reasons)})")
+                log.error(
+                    "the clinic refused %d summaries for good (%s): kept as dead letters,"
+                    " see `emoface outbox status`",
+                    n,
+                    ", ".join(reasons),
+                )
         if self._retry:
             retry, self._retry = self._retry, {}
             outbox.mark_sent_retry(retry)

@@ -16,7 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from device.delivery.keys import key_id, load_private_key, load_public_key
@@ -24,6 +24,7 @@ from device.delivery.mqtt_loop import BrokerSettings
 from device.delivery.outbox import Outbox, OutboxFull
 from device.delivery.publisher import Publisher
 from device.errors import ConfigError, EmofaceError
+from device.wire.alert import validate_alert
 from device.wire.envelope import Header, seal
 from device.wire.summary import validate_summary
 
@@ -51,6 +52,7 @@ class Delivery:
         outbox_limits: dict | None = None,
         ack_timeout: float = 30.0,
         validate: bool = True,
+        ack_key: Ed25519PublicKey | None = None,
     ):
         self.device_id = device_id
         self.signing_key = signing_key
@@ -71,6 +73,7 @@ class Delivery:
                 broker,
                 ack_timeout=ack_timeout,
                 outbox_limits=self.outbox_limits,
+                ack_key=ack_key,
             )
             if broker
             else None
@@ -84,21 +87,18 @@ class Delivery:
         d = cfg.delivery
         signing = load_private_key(d.device_signing_key, Ed25519PrivateKey)
         clinic = load_public_key(d.clinic_public_key, X25519PublicKey)
+        if d.ack_public_key is not None:
+            kw.setdefault("ack_key", load_public_key(d.ack_public_key, Ed25519PublicKey))
         broker = None
         if d.broker_url:
             broker = BrokerSettings(d.broker_url, d.ca_cert, d.client_cert, d.client_key)
-        limits = {
-            "max_items": d.outbox_max_items,
-            "max_bytes": d.outbox_max_bytes,
-            "max_age_days": d.outbox_max_age_days,
-        }
         return cls(
             cfg.device.id,
             cfg.data_path(d.outbox_path),
             signing,
             clinic,
             broker=broker,
-            outbox_limits=limits,
+            outbox_limits=outbox_limits(cfg),
             **kw,
         )
 
@@ -117,6 +117,18 @@ class Delivery:
             self._seq += 1
             blob = seal(summary, header, self.signing_key, self.clinic_public_key)
             self._outbox.put(header, blob)
+        return header.message_id
+
+    def submit_alert(self, alert: dict) -> str:
+        """Seal an urgent-answer alert (device.wire.alert) and queue it ahead of every
+        summary; the publisher sends it on its next pass. Taken even when the outbox is full."""
+        validate_alert(alert)
+        with self._lock:
+            header = Header(self.device_id, self.key_id, self.boot_id, self._seq)
+            self._seq += 1
+            blob = seal(alert, header, self.signing_key, self.clinic_public_key)
+            self._outbox.put(header, blob, priority=1)
+        log.warning("urgent alert %s queued ahead of the summaries", header.message_id)
         return header.message_id
 
     def can_accept(self) -> bool:
@@ -149,6 +161,7 @@ class Delivery:
             "outbox_depth": stats["items"],
             "outbox_bytes": stats["bytes"],
             "outbox_oldest": stats["oldest_created"],
+            "dead_letters": stats["dead_letters"],
             "can_accept": full is None,
             "full_reason": full,
             "last_sync": pub.get("last_sync") or last_ack,
@@ -156,6 +169,7 @@ class Delivery:
             "published": pub.get("published", 0),
             "acked": pub.get("acked", 0),
             "refused": pub.get("refused", 0),
+            "dead_lettered": pub.get("dead_lettered", 0),
             "last_error": pub.get("last_error"),
         }
 
@@ -183,11 +197,26 @@ def add_cli(sub) -> None:
     e.add_argument(
         "--remove", action="store_true", help="remove exported summaries from the outbox"
     )
+    e.add_argument(
+        "--dead-letters",
+        action="store_true",
+        help="export the summaries the clinic refused (see `outbox status`) instead",
+    )
     e.set_defaults(func=_cmd_export)
     d = osub.add_parser("send", help="publish waiting summaries now, in the foreground")
     d.add_argument("--config", required=True, type=Path, help="device config (TOML)")
     d.add_argument("--timeout", type=float, default=60.0, help="give up after S seconds")
     d.set_defaults(func=_cmd_send)
+
+
+def outbox_limits(cfg) -> dict:
+    """The outbox bounds a DeviceConfig sets (what the kiosk enforces)."""
+    d = cfg.delivery
+    return {
+        "max_items": d.outbox_max_items,
+        "max_bytes": d.outbox_max_bytes,
+        "max_age_days": d.outbox_max_age_days,
+    }
 
 
 def _load(args):
@@ -196,27 +225,40 @@ def _load(args):
     return load_config(args.config)
 
 
-def _cmd_status(args) -> int:
+def _open_outbox(args) -> Outbox:
+    """The config's outbox with the config's bounds, so `status` says what the kiosk does."""
     cfg = _load(args)
-    ob = Outbox(cfg.data_path(cfg.delivery.outbox_path))
+    return Outbox(cfg.data_path(cfg.delivery.outbox_path), **outbox_limits(cfg))
+
+
+def _cmd_status(args) -> int:
+    ob = _open_outbox(args)
     s = ob.stats()
     full = ob.full_reason()
     print(f"outbox: {ob.path}")
     print(f"waiting summaries: {s['items']} ({s['bytes']} bytes)")
-    print(f"last acknowledgement: {ob.last_ack() or 'never'}")
+    print(f"limits: {ob.max_items} summaries, {ob.max_bytes} bytes, {ob.max_age_s / 86400:g} days")
+    last = ob.last_ack()
+    shown = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(last)) if last else "never"
+    print(f"last acknowledgement: {shown}")
+    print(f"refused by the clinic (dead letters): {s['dead_letters']}")
+    for d in ob.dead_letters()[-10:]:
+        print(f"  {d['message_id']}  seq={d['seq']}  reason={d['reason']}")
+    if s["dead_letters"]:
+        print("  export them with `emoface outbox export FILE --dead-letters --config ...`")
     print(f"new sessions: {'refused: ' + full if full else 'accepted'}")
     ob.close()
     return 0
 
 
 def _cmd_export(args) -> int:
-    cfg = _load(args)
-    ob = Outbox(cfg.data_path(cfg.delivery.outbox_path))
+    ob = _open_outbox(args)
     try:
-        n = ob.export(args.file, remove=args.remove)
+        n = ob.export(args.file, remove=args.remove, dead_letters=args.dead_letters)
     finally:
         ob.close()
-    print(f"exported {n} sealed summaries to {args.file}")
+    what = "refused" if args.dead_letters else "sealed"
+    print(f"exported {n} {what} summaries to {args.file}")
     return 0
 
 

@@ -31,6 +31,7 @@ from device.config import DeviceSection, KioskSection
 from device.errors import EmofaceError
 from device.kiosk.capture import CaptureSession
 from device.kiosk.i18n import normalise_language
+from device.kiosk.i18n import t as tr
 from device.kiosk.screens import (
     CameraCheckScreen,
     ConsentScreen,
@@ -42,11 +43,15 @@ from device.kiosk.screens import (
     ProcessingScreen,
     QuestionnaireScreen,
     Screen,
+    UrgentPinScreen,
+    UrgentScreen,
     WelcomeScreen,
 )
 from device.kiosk.session import COMPLETE, INCOMPLETE, Session, build_summary
 from device.kiosk.stimulus import StimulusPack
 from device.kiosk.ui import Fonts, find_cjk_font, find_latin_font
+from device.kiosk.urgent import StaffAlarm, draw_badge
+from device.session import questionnaires as qn
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +80,14 @@ class KioskSettings:
     message_s: float = 10.0  # thank-you / declined screens return to welcome after this
     processing_min_s: float = 0.8  # processing screen stays at least this long (no flash)
     audio: bool = True
+    urgent_phq9_item9_min: int = _KIOSK.urgent_phq9_item9_min
+    urgent_action: str = _KIOSK.urgent_action  # "continue" or "pause" after an urgent answer
+    chime_every_s: float = 20.0  # the staff chime repeats until an operator acknowledges
     model_bundle: dict | None = (
         None  # {"id", "version", "manifest_sha256"} of the loaded classifier
     )
+    # the whole-session routes from the same bundle (device.session.analyze.session_routes)
+    routes: Callable[[dict], None] | None = None
 
     @classmethod
     def from_device_config(cls, cfg, **overrides) -> KioskSettings:
@@ -89,6 +99,8 @@ class KioskSettings:
             operator_pin=k.operator_pin,
             idle_timeout_s=k.idle_timeout_s,
             fullscreen=k.fullscreen,
+            urgent_phq9_item9_min=k.urgent_phq9_item9_min,
+            urgent_action=k.urgent_action,
         )
         base.update(overrides)
         return cls(**base)
@@ -128,6 +140,7 @@ class KioskApp:
         self.session: Session | None = None
         self.session_count = 0
         self.results: list[dict] = []  # one per finished session (status, reason, message id)
+        self.alarm = StaffAlarm(settings.device_id, settings.audio, settings.chime_every_s)
         self.running = True
         self.shutdown_reason: str | None = None
         self.last_input = self.now()
@@ -209,6 +222,7 @@ class KioskApp:
         return MessageScreen(self, None, "thanks.stopped")
 
     def _camera_lost_at_check(self, screen, outcome) -> Screen | None:
+        log.warning("camera check failed: %s", outcome.reason)
         if screen.operator:  # the camera test keeps showing "camera unavailable"
             return None
         self.abandon_session(outcome.reason)
@@ -225,6 +239,8 @@ class KioskApp:
         return QuestionnaireScreen(self, screen.names, screen.q_index, item)
 
     def _next_item(self, screen, outcome) -> Screen:
+        if self.raise_urgent(screen):
+            return UrgentScreen(self, screen, pause=self.settings.urgent_action == "pause")
         if screen.item + 1 < screen.q.n_items:
             return QuestionnaireScreen(self, screen.names, screen.q_index, screen.item + 1)
         return self._next_form(screen, outcome)
@@ -247,7 +263,28 @@ class KioskApp:
 
     def _thanks(self, screen, outcome) -> Screen:
         key = "thanks.body" if screen.status == COMPLETE else "thanks.stopped"
-        return MessageScreen(self, "thanks.title", key)
+        code = (self.last_result or {}).get("code")
+        extra = self.t("thanks.code", code=code) if code else None
+        return MessageScreen(self, "thanks.title", key, extra=extra)
+
+    def _after_urgent(self, screen, outcome) -> Screen:
+        return self._next_item(screen.source, outcome)  # already raised: goes on
+
+    def _urgent_pin(self, screen, outcome) -> Screen:
+        return UrgentPinScreen(self, screen)
+
+    def _urgent_acknowledged(self, screen, outcome) -> Screen:
+        self.alarm.acknowledge()
+        return self._after_urgent(screen.urgent, outcome)
+
+    def _urgent_pin_left(self, screen, outcome) -> Screen | None:
+        if outcome.name == "pin_wrong" and screen.tries < screen.MAX_TRIES:
+            return None
+        return UrgentScreen(self, screen.urgent.source, screen.urgent.pause)
+
+    def _acknowledge_alarm(self, screen, outcome) -> Screen:
+        self.alarm.acknowledge()
+        return OperatorScreen(self)
 
     def _welcome(self, screen, outcome) -> Screen:
         return WelcomeScreen(self)
@@ -295,6 +332,12 @@ class KioskApp:
         ("pin", "pin_ok"): _operator_menu,
         ("pin", "pin_wrong"): _wrong_pin,  # welcome after MAX_TRIES, else stays
         ("pin", "cancelled"): _welcome,
+        ("urgent", "continue"): _after_urgent,  # on with the forms (urgent_action "continue")
+        ("urgent", "staff"): _urgent_pin,
+        ("urgent_pin", "pin_ok"): _urgent_acknowledged,  # alarm silenced, forms go on
+        ("urgent_pin", "pin_wrong"): _urgent_pin_left,  # back to the message after MAX_TRIES
+        ("urgent_pin", "cancelled"): _urgent_pin_left,
+        ("operator", "acknowledged"): _acknowledge_alarm,
         ("operator", "camera_test"): _camera_test,
         ("operator", "exit"): _welcome,
         ("operator", "shutdown"): _shutdown,
@@ -306,6 +349,24 @@ class KioskApp:
     def session_minutes(self) -> float:
         extra = 1.5 if self.settings.questionnaires else 0.5  # consent, camera check, forms
         return self.pack.total_seconds() / 60.0 + extra
+
+    def t(self, key: str, **kw) -> str:
+        return tr(key, self.language, **kw)
+
+    def raise_urgent(self, screen: QuestionnaireScreen) -> bool:
+        """True when the answer just given on `screen` is urgent and had not yet raised an
+        alert in this session: the alert is queued and the staff alarm sounds."""
+        answers = self.session.answers.get(screen.q.name, []) if self.session else []
+        if screen.item >= len(answers):
+            return False
+        item = qn.urgent_item(
+            screen.q, screen.item, answers[screen.item], self.settings.urgent_phq9_item9_min
+        )
+        if item is None or item in self.session.urgent:
+            return False
+        self.session.urgent.append(item)
+        self.alarm.raise_alert(self.delivery, self.session.code, item, self.now())
+        return True
 
     def check_pin(self, digits: str) -> bool:
         import hmac
@@ -366,16 +427,22 @@ class KioskApp:
         if status == COMPLETE and self.capture.lost_reason:
             status, reason = INCOMPLETE, self.capture.lost_reason
         cap = self.capture
+        cap.stop()  # first: frames still in flight are then counted (analysed or dropped)
         session.capture_stats = {
             "frames_captured": cap.frames_captured,
             "frames_analysed": cap.frames_analysed,
             "frames_dropped": cap.frames_dropped,
         }
-        self.capture.stop()
-        result = {"status": status, "reason": reason, "message_id": None}
+        result = {"status": status, "reason": reason, "message_id": None, "code": session.code}
         try:
             summary = build_summary(
-                session, acc, status, reason, self.settings.device_id, self.settings.model_bundle
+                session,
+                acc,
+                status,
+                reason,
+                self.settings.device_id,
+                self.settings.model_bundle,
+                self.settings.routes,
             )
             result["message_id"] = self.delivery.submit(summary)
             result["summary"] = summary
@@ -415,7 +482,11 @@ class KioskApp:
         if self.screen.idle_timeout and now - self.last_input > self.settings.idle_timeout_s:
             self.navigate(self.screen, Outcome("idle_timeout"))
         self.screen.update(self.now())
+        if self.screen.name != "playback":  # no chime over the stimulus being measured
+            self.alarm.tick(now)
         self.screen.draw(self.surface)
+        if self.alarm.active and self.screen.name != "playback":
+            draw_badge(self.surface, self.fonts, self.t("urgent.badge", n=len(self.alarm.pending)))
         pygame.display.flip()
         self.frames += 1
         if self.on_tick is not None:

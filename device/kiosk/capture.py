@@ -12,6 +12,13 @@ is written anywhere.
 
 A camera that stops delivering (end of stream, an exception, or no frame for
 `stall_s`) sets `lost_reason`; the kiosk then ends the session as incomplete.
+
+`replay=True` (the demo, with a video file standing in for the camera) makes a session
+reproducible: when a recording begins the video restarts at its first frame and the
+tracker is reset, the queue blocks instead of dropping, and each frame is stamped with
+its index in the video (t0 + i / fps) rather than the arrival time; the end of the
+recording waits until every frame up to the timeline's end has been analysed. The same
+video and stimulus pack then give the same summary, frame for frame.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from device.kiosk.guidance import FacePlace
 from device.session.accumulator import SessionAccumulator
 from device.session.timeline import Timeline
 
@@ -37,6 +45,18 @@ class CameraStatus:
     ok: bool = False
     reason: str | None = "no_face"
     stable_frames: int = 0  # consecutive frames that passed the gate
+    place: FacePlace | None = None  # where the face is (guidance only; no picture kept)
+
+
+def face_place(pts68, shape) -> FacePlace | None:
+    """The face's centre and jaw width as fractions of the frame, from its 68 points."""
+    if pts68 is None:
+        return None
+    h, w = shape[:2]
+    x, y = pts68[:, 0], pts68[:, 1]
+    return FacePlace(
+        float(x.mean()) / w, float(y.mean()) / h, float(x[:17].max() - x[:17].min()) / w
+    )
 
 
 class CaptureSession:
@@ -49,6 +69,7 @@ class CaptureSession:
         stall_s: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
         class_names: tuple[str, ...] = (),
+        replay: bool = False,
     ):
         self._source_factory = source_factory
         self.pipeline = pipeline
@@ -57,6 +78,10 @@ class CaptureSession:
         self.stall_s = stall_s
         self.clock = clock
         self.class_names = class_names
+        self.replay = replay  # a video replayed frame by frame (see the module docstring)
+        self._gen = 0  # recording number: frames of an earlier one never reach this one
+        self._rewind = False
+        self._replay_done = threading.Event()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -113,10 +138,13 @@ class CaptureSession:
             self._source = None
         while not self.queue.empty():
             try:
-                self.queue.get_nowait()
+                _, rgb, _ = self.queue.get_nowait()
                 self.queue.task_done()
             except (queue.Empty, ValueError):
                 break
+            if rgb is not None:  # captured, never analysed: counted as dropped
+                with self._lock:
+                    self.frames_dropped += 1
 
     @property
     def running(self) -> bool:
@@ -128,6 +156,7 @@ class CaptureSession:
             last = self.last_frame_at if self.last_frame_at is not None else self.started_at
             if last is not None and self.clock() - last > self.stall_s:
                 self.lost_reason = f"camera_stalled: no frame for {self.stall_s:g} s"
+                log.warning("%s", self.lost_reason)
         return self.lost_reason
 
     # -- recording ------------------------------------------------------------------------
@@ -137,9 +166,19 @@ class CaptureSession:
             self._acc = SessionAccumulator(timeline, self.class_names)
             self._t0 = t0
             self._t_end = t0 + timeline.end
+            if self.replay:
+                self._gen += 1
+                self._replay_done.clear()
+                self._rewind = True
 
     def end_recording(self, drain_s: float = 0.5) -> SessionAccumulator | None:
         """Let queued frames of the recording finish (at most `drain_s`), then close it."""
+        if self.replay and drain_s > 0 and self._acc is not None:
+            # every frame of the recording, however long the analysis takes to catch up
+            drain_s = max(drain_s, 120.0)
+            deadline = self.clock() + drain_s
+            while self._threads and not self._replay_done.is_set() and self.clock() < deadline:
+                time.sleep(0.005)
         deadline = self.clock() + drain_s
         while self._threads and self.queue.unfinished_tasks and self.clock() < deadline:
             time.sleep(0.005)
@@ -156,11 +195,19 @@ class CaptureSession:
         src = self._source
         fps = float(getattr(src, "fps", 30.0) or 30.0)
         next_due = self.clock()
+        gen, index, base, t_end = 0, 0, 0.0, float("inf")
         try:
             while not self._stop.is_set():
+                if self._rewind:
+                    with self._lock:
+                        self._rewind = False
+                        gen, index, base, t_end = self._gen, 0, self._t0, self._t_end
+                    src.rewind()
+                    self._put_blocking((0.0, None, gen))  # tells the analysis to reset the tracker
                 frame = src.read()
                 if frame is None:
                     self.lost_reason = "camera_lost: the camera stopped delivering frames"
+                    log.warning("%s (after %d frames)", self.lost_reason, self.frames_captured)
                     return
                 now = self.clock()
                 if self.paced:
@@ -173,10 +220,25 @@ class CaptureSession:
                         next_due = now
                 self.frames_captured += 1
                 self.last_frame_at = now
-                self._put((now, frame.rgb))
+                if self.replay:
+                    t = base + index / fps if gen else now
+                    index += 1
+                    if gen and t > t_end:
+                        self._replay_done.set()
+                    self._put_blocking((t, frame.rgb, gen))
+                else:
+                    self._put((now, frame.rgb, 0))
         except Exception as exc:  # noqa: BLE001 - a camera failure ends the session, not the app
             self.lost_reason = f"camera_lost: {type(exc).__name__}: {exc}"
             log.warning("camera failed: %s", exc)
+
+    def _put_blocking(self, item) -> None:
+        while not self._stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def _put(self, item) -> None:
         try:
@@ -185,7 +247,7 @@ class CaptureSession:
         except queue.Full:
             pass
         try:
-            old_t, _ = self.queue.get_nowait()  # drop the oldest: keep latency bounded
+            old_t = self.queue.get_nowait()[0]  # drop the oldest: keep latency bounded
             self.queue.task_done()
             self._count_drop(old_t)
         except queue.Empty:
@@ -204,18 +266,24 @@ class CaptureSession:
     def _analysis_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                t, rgb = self.queue.get(timeout=0.1)
+                t, rgb, gen = self.queue.get(timeout=0.1)
             except queue.Empty:
                 continue
             try:
+                if rgb is None:  # a replayed recording starts: a fresh track, as on frame 0
+                    if hasattr(self.pipeline, "reset"):
+                        self.pipeline.reset()
+                    continue
                 result = self.pipeline.process(rgb)
+                place = face_place(result.pts68, rgb.shape)
                 del rgb
                 st = self.status
                 stable = st.stable_frames + 1 if result.ok else 0
-                self.status = CameraStatus(t, result.ok, result.reason, stable)
+                self.status = CameraStatus(t, result.ok, result.reason, stable, place)
                 with self._lock:
                     self.frames_analysed += 1
-                    if self._acc is not None and self._t0 <= t <= self._t_end:
+                    current = gen == self._gen if self.replay else True
+                    if current and self._acc is not None and self._t0 <= t <= self._t_end:
                         self._acc.add(t - self._t0, result)
             except Exception:  # noqa: BLE001 - one bad frame must not stop the analysis
                 log.exception("frame analysis failed")

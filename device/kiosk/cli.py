@@ -24,12 +24,7 @@ def _cmd_kiosk(args) -> int:
         overrides["fullscreen"] = False
     if args.language:
         overrides["language"] = args.language
-    app = build_kiosk(
-        cfg,
-        source_spec=args.camera,
-        paced=bool(args.camera and args.camera.startswith("file:")),
-        **overrides,
-    )
+    app = build_kiosk(cfg, source_spec=args.camera, **overrides)
     return run_kiosk(app, shutdown_command=args.shutdown_command)
 
 
@@ -47,12 +42,15 @@ def _cmd_demo(args) -> int:
     print(res["view"])
     print()
     print(
-        f"sealed summary: message {res['message_id']} ({res['sealed_bytes']} bytes) in the outbox {res['outbox']}"
+        f"The sealed summary ({res['sealed_bytes']} bytes, message {res['message_id']}) waits in the outbox {res['outbox']}."
     )
-    print(f"opened with the development clinic key: {res['opened_json']}")
+    print(f"Opened again with the development clinic key: {res['opened_json']}")
     print(
-        f"demo took {res['seconds']} s; summary built, sealed and queued {res['finalise_s']:.3f} s "
-        f"after the last stimulus; {res['frames']} screen frames drawn"
+        f"The demo took {res['seconds']} s; the summary was built, sealed and queued "
+        f"{res['finalise_s']:.3f} s after the last clip ended; the screen was drawn {res['frames']} times."
+    )
+    print(
+        f"Try the kiosk in a window with this config: emoface kiosk --config {res['config']} --windowed"
     )
     return 0
 
@@ -69,7 +67,9 @@ def add_cli(sub) -> None:
     )
     p.add_argument("--config", type=Path, help="device config TOML")
     p.add_argument(
-        "--camera", help="override camera.source (usb:0, gst:..., picamera2, file:VIDEO)"
+        "--camera",
+        help="override camera.source (usb:0, gst:..., picamera2, file:VIDEO); a video file is "
+        "paced at its frame rate and looped, as when the config names it",
     )
     p.add_argument("--windowed", action="store_true", help="a window instead of full screen")
     p.add_argument("--language", choices=LANGUAGES, help="override device.language")

@@ -51,6 +51,26 @@ def demo_config(workdir: Path, video: Path, keys, language: str, questionnaires:
     }
 
 
+def write_config(path: Path, raw: dict) -> None:
+    """The demo's config as a TOML file: a complete, runnable device config (development
+    keys, the placeholder pack, the sample video as camera) for `emoface kiosk --config`."""
+
+    def value(v) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, list | tuple):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, int | float):
+            return repr(v)
+        return json.dumps(str(v))
+
+    lines = ["# emoface demo device config (development keys: not for patients)"]
+    for section, keys in raw.items():
+        lines.append(f"\n[{section}]")
+        lines += [f"{k} = {value(v)}" for k, v in keys.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def open_sealed(cfg, keys, message_id: str) -> tuple[bytes, dict, dict]:
     """Read the sealed envelope back from the outbox and open it as the clinic would."""
     from device.wire.envelope import open_envelope
@@ -60,40 +80,85 @@ def open_sealed(cfg, keys, message_id: str) -> tuple[bytes, dict, dict]:
     return blob, header, summary
 
 
+def _when(epoch) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch)) if epoch else "-"
+
+
+def _number(v, digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+
+def _counts(rejected: dict) -> str:
+    if not rejected:
+        return "none"
+    return ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in sorted(rejected.items()))
+
+
 def readable_view(opened) -> str:
-    """A short human-readable digest of an opened envelope (header + summary)."""
+    """What the clinic would read, in words: the envelope's sender and time, then the
+    summary's figures, each with what it is. Times are UTC dates, never epoch seconds."""
     header, summary = opened
-    lines = ["header:"]
-    for k in sorted(header):
-        lines.append(f"  {k}: {header[k]}")
+    lines = [
+        f"Sealed message {header.get('message_id')} from device {header.get('device_id')}, "
+        f"sent {_when(header.get('created'))}",
+        f"  signed with device key {header.get('key_id')}; place in the device's stream: "
+        f"start {str(header.get('boot_id'))[:8]}, number {header.get('seq')}",
+    ]
     c = summary.get("completion", {})
-    lines.append(
-        f"session: {c.get('status')}" + (f" ({c.get('reason')})" if c.get("reason") else "")
+    status = c.get("status")
+    lines.append(f"Session: {status}" + (f" ({c.get('reason')})" if c.get("reason") else ""))
+    bundle = summary.get("model_bundle")
+    bundle_text = (
+        f"{bundle.get('id')} version {bundle.get('version')}" if bundle else "none (landmarks only)"
     )
     lines.append(
         f"  device {summary.get('device_id')}, software {summary.get('software_version')}, "
-        f"model bundle {summary.get('model_bundle') or 'none (landmarks only)'}"
+        f"started {summary.get('started_at', '-').replace('T', ' ').replace('Z', ' UTC')}, "
+        f"classifier {bundle_text}"
     )
     st = summary.get("stimulus", {})
+    placeholder = " (PLACEHOLDER clips, not for clinical use)" if st.get("placeholder") else ""
+    order = st.get("order_index")
     lines.append(
-        f"  stimulus pack {st.get('name')} (placeholder: {st.get('placeholder')}), order {st.get('order_index')}"
+        f"  stimulus pack {st.get('name')}{placeholder}, clip order number {order + 1 if isinstance(order, int) else '-'}"
     )
+    cap = summary.get("capture") or {}
     s = summary["session"]
     lines.append(
-        f"  frames seen {s['frames_seen']}, used {s['frames_used']}, dropped {s.get('frames_dropped', 0)}, "
-        f"rejected {s['rejected'] or 'none'}; capture {summary.get('capture')}"
+        f"  camera frames: {cap.get('frames_captured', '-')} captured and "
+        f"{cap.get('frames_analysed', '-')} analysed from the camera check on; "
+        f"{cap.get('frames_dropped', 0)} not analysed (analysis fell behind, or still queued "
+        "when the camera stopped)"
+    )
+    lines.append(
+        f"  during the stimuli: {s['frames_seen']} frames seen, {s['frames_used']} usable "
+        f"(passed the quality gate), {s.get('frames_dropped', 0)} dropped; "
+        f"not usable: {_counts(s['rejected'])}"
     )
     for name, q in summary.get("questionnaires", {}).items():
-        flag = " ITEM 9 FLAGGED" if q.get("item9_flag") else ""
-        lines.append(
-            f"  {name}: total {q.get('total')}/{q.get('max_total', '?')} ({q.get('severity_band', 'incomplete')}){flag}"
+        flag = (
+            "; item 9 (thoughts of self-harm) answered above 'not at all'"
+            if q.get("item9_flag")
+            else ""
         )
-    lines.append("  segments (condition: frames used/seen, response amplitude, latency s):")
+        band = q.get("severity_band") or "incomplete"
+        lines.append(
+            f"  {name}: total score {q.get('total')} of {q.get('max_total', '?')}, band: {band}{flag}"
+        )
+    lines.append("  per segment: usable/seen frames; response amplitude = change of the expression")
+    lines.append("  features from the baseline; latency = seconds from clip start to the response")
+    lines.append(
+        f"    {'segment':<30} {'condition':<10} {'usable/seen':>11}  {'amplitude':>9}  {'latency s':>9}"
+    )
     for seg in summary["segments"]:
         resp = seg.get("response") or {}
+        cond = seg.get("condition") or "-"
+        frames = f"{seg['frames_used']}/{seg['frames_seen']}"
         lines.append(
-            f"    {seg['name']:<32} {str(seg.get('condition')):<10} {seg['frames_used']:>4}/{seg['frames_seen']:<4}"
-            f" amp {resp.get('amplitude', '-')!s:<8} lat {resp.get('latency_s', '-')}"
+            f"    {seg['name']:<30} {cond:<10} {frames:>11}  {_number(resp.get('amplitude')):>9}  "
+            f"{_number(resp.get('latency_s'), 2):>9}"
         )
     return "\n".join(lines)
 
@@ -108,6 +173,7 @@ def run_demo(
     timeout_s: float = 120.0,
 ) -> dict:
     """Run one scripted session; returns {"message_id", "outbox", "summary", "view", ...}."""
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     t_start = time.monotonic()
@@ -135,10 +201,20 @@ def run_demo(
     raw = demo_config(workdir, video, keys, language, questionnaires)
     raw["kiosk"]["stimulus_pack"] = str(pack.folder)
     cfg = config_from_dict(raw, workdir / "device.toml")
+    write_config(workdir / "device.toml", raw)
+    _progress(
+        f"device config {workdir / 'device.toml'} (try: emoface kiosk --config it --windowed)"
+    )
     delivery = make_delivery(cfg)
     patient = ScriptedPatient()
     app = build_kiosk(
-        cfg, paced=True, delivery=delivery, stable_frames=8, message_s=0.5, processing_min_s=0.3
+        cfg,
+        paced=True,
+        replay=True,  # every frame of the recording analysed in order: a reproducible summary
+        delivery=delivery,
+        stable_frames=8,
+        message_s=0.5,
+        processing_min_s=0.3,
     )
     shots: dict[str, Path] = {}
     last_screen = {"name": None}
@@ -189,4 +265,5 @@ def run_demo(
         "frames": app.frames,
         "delivery": delivery_stats,
         "screenshots": shots,
+        "config": workdir / "device.toml",
     }

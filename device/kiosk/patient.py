@@ -66,6 +66,8 @@ class ScriptedPatient:
             ):
                 return "stop"
             return f"answer:{self.answers[s.q.name][s.item]}"
+        if name == "urgent":  # "staff will come": go on when allowed, else wait for staff
+            return None if s.pause else "continue"
         if name == "playback":
             if self.stop_playback_at is not None and s.clock_t() >= self.stop_playback_at:
                 return "stop_now" if s.confirming else "stop"
@@ -82,7 +84,14 @@ class ScriptedPatient:
         for kind, pressure in ((pygame.FINGERDOWN, 1.0), (pygame.FINGERUP, 0.0)):
             pygame.event.post(
                 pygame.event.Event(
-                    kind, x=x / w, y=y / h, touch_id=0, finger_id=0, dx=0.0, dy=0.0, pressure=pressure
+                    kind,
+                    x=x / w,
+                    y=y / h,
+                    touch_id=0,
+                    finger_id=0,
+                    dx=0.0,
+                    dy=0.0,
+                    pressure=pressure,
                 )
             )
         self.log.append(f"{app.screen.name}:{action}")

@@ -17,9 +17,15 @@ from pathlib import Path
 SCREENS = (
     "welcome",
     "consent",
+    "camera_check_searching",
+    "camera_check_move_left",
     "camera_check_closer",
+    "camera_check_dark",
     "camera_check_ready",
+    "camera_check_unavailable",
     "questionnaire_intro",
+    "questionnaire_phq9_item1",
+    "questionnaire_phq9_item8",
     "questionnaire_phq9_item9",
     "playback_baseline",
     "playback_clip",
@@ -37,13 +43,19 @@ class _NoDelivery:
         raise RuntimeError("screenshots queue nothing")
 
     def status(self):
-        return {"outbox_depth": 0, "last_delivery": None}
+        return {"outbox_depth": 1, "last_delivery": None}
 
 
 def render_all(
-    out_dir: Path, language: str = "en", size: tuple[int, int] = (800, 480), pack=None
+    out_dir: Path,
+    language: str = "en",
+    size: tuple[int, int] = (800, 480),
+    pack=None,
+    on_shot=None,
 ) -> dict[str, Path]:
-    """Render each screen in SCREENS to out_dir/<language>-<screen>.png; returns the paths."""
+    """Render each screen in SCREENS to out_dir/<language>-<screen>.png; returns the paths.
+    `on_shot(name, screen, surface)`, when given, is called after each screen is drawn (the
+    layout tests measure the real widgets through it)."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     import pygame
@@ -51,6 +63,7 @@ def render_all(
     from device.kiosk import screens
     from device.kiosk.app import KioskApp, KioskSettings
     from device.kiosk.capture import CameraStatus, CaptureSession
+    from device.kiosk.guidance import FacePlace
     from device.kiosk.placeholder import generate_placeholder_pack
     from device.kiosk.session import COMPLETE, Session
 
@@ -74,6 +87,8 @@ def render_all(
         if prepare:
             prepare(screen)
         screen.draw(app.surface)
+        if on_shot is not None:
+            on_shot(name, screen, app.surface)
         path = out_dir / f"{lang}-{name}.png"
         pygame.image.save(app.surface, str(path))
         paths[name] = path
@@ -81,13 +96,25 @@ def render_all(
     app.session = Session(0, lang, pack)
     shot("welcome", screens.WelcomeScreen(app))
     shot("consent", screens.ConsentScreen(app))
+    capture.check_health = lambda: capture.lost_reason
+    shot("camera_check_searching", screens.CameraCheckScreen(app), lambda s: s.update(0.0))
     capture.frames_analysed = 10
-    capture.status = CameraStatus(0.0, False, "face_too_small", 0)
+    # a face at the left of the camera's image: the patient sits to their right of centre
+    capture.status = CameraStatus(0.0, False, None, 0, FacePlace(0.25, 0.5, 0.3))
+    shot("camera_check_move_left", screens.CameraCheckScreen(app), lambda s: s.update(0.0))
+    capture.status = CameraStatus(0.0, False, "face_too_small", 0, FacePlace(0.5, 0.5, 0.12))
     shot("camera_check_closer", screens.CameraCheckScreen(app), lambda s: s.update(0.0))
-    capture.status = CameraStatus(0.0, True, None, 8)
+    capture.status = CameraStatus(0.0, False, "too_dark", 0, FacePlace(0.52, 0.5, 0.3))
+    shot("camera_check_dark", screens.CameraCheckScreen(app), lambda s: s.update(0.0))
+    capture.status = CameraStatus(0.0, True, None, 8, FacePlace(0.5, 0.5, 0.33))
     shot("camera_check_ready", screens.CameraCheckScreen(app), lambda s: s.update(0.0))
+    capture.lost_reason = "camera_unavailable: shown for the screenshot"
+    shot("camera_check_unavailable", screens.CameraCheckScreen(app))
+    capture.lost_reason = None
     names = ["PHQ-9", "GAD-7"]
     shot("questionnaire_intro", screens.QuestionnaireScreen(app, names, 0, -1))
+    shot("questionnaire_phq9_item1", screens.QuestionnaireScreen(app, names, 0, 0))
+    shot("questionnaire_phq9_item8", screens.QuestionnaireScreen(app, names, 0, 7))
     shot("questionnaire_phq9_item9", screens.QuestionnaireScreen(app, names, 0, 8))
 
     class _Clock:

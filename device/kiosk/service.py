@@ -18,8 +18,9 @@ from device.kiosk.capture import CaptureSession
 from device.kiosk.placeholder import cached_placeholder_pack
 from device.kiosk.sdnotify import Notifier
 from device.kiosk.stimulus import StimulusPack, load_pack
+from device.session.analyze import session_routes
 from device.vision.frame_path import FramePipeline, PipelineConfig
-from device.vision.sources import open_source
+from device.vision.sources import is_file_spec, open_source
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +58,26 @@ def make_delivery(cfg):
 
 
 def build_kiosk(
-    cfg, source_spec: str | None = None, paced: bool = False, delivery=None, **overrides
+    cfg,
+    source_spec: str | None = None,
+    paced: bool = False,
+    delivery=None,
+    replay: bool = False,
+    **overrides,
 ) -> KioskApp:
-    """A ready KioskApp for `cfg` (window open, camera not yet)."""
+    """A ready KioskApp for `cfg` (window open, camera not yet). The camera comes from
+    `source_spec` when given, else from the config's camera.source; a video file either way
+    is paced at its frame rate and looped, like a camera. `replay` (a video file only)
+    analyses every frame of a recording in order, for a reproducible session (the demo)."""
     if delivery is None:  # fail on a missing key before the pack and the model are verified
         cfg.check_for_kiosk()
     pack = load_stimulus(cfg)
     classifier = load_model(cfg)
     pipeline = FramePipeline(PipelineConfig.from_device_config(cfg), classifier=classifier)
     spec = source_spec or cfg.camera.source
+    paced = paced or is_file_spec(spec)
     cam = cfg.camera
+    log.info("camera source %s%s", spec, " (video file: paced and looped)" if paced else "")
 
     def source_factory():
         return open_source(spec, cam.width, cam.height, cam.fps, loop=paced)
@@ -75,11 +86,15 @@ def build_kiosk(
         source_factory,
         pipeline,
         paced=paced,
+        replay=replay and is_file_spec(spec),
         class_names=tuple(classifier.class_names) if classifier else (),
     )
     delivery = delivery if delivery is not None else make_delivery(cfg)
     settings = KioskSettings.from_device_config(
-        cfg, model_bundle=classifier.bundle_meta if classifier else None, **overrides
+        cfg,
+        model_bundle=classifier.bundle_meta if classifier else None,
+        routes=session_routes(classifier),
+        **overrides,
     )
     return KioskApp(settings, pack, capture, delivery)
 

@@ -14,12 +14,14 @@ recorded in the summary's `completion` block:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from device import __version__
 from device.kiosk.stimulus import StimulusPack
 from device.session import questionnaires as qn
 from device.session.accumulator import SessionAccumulator
+from device.session.session_code import new_session_code
 from device.session.timeline import Timeline
 from device.wire.summary import validate_summary
 
@@ -37,6 +39,8 @@ class Session:
     skipped: set[str] = field(default_factory=set)
     recorded: bool = False  # playback (and recording) began
     capture_stats: dict = field(default_factory=dict)
+    code: str = field(default_factory=new_session_code)  # shown to the patient, in the summary
+    urgent: list[str] = field(default_factory=list)  # items that raised an alert ("PHQ-9:9")
 
     @property
     def has_data(self) -> bool:
@@ -64,8 +68,11 @@ def build_summary(
     reason: str | None,
     device_id: str,
     model_bundle: dict | None = None,
+    routes: Callable[[dict], None] | None = None,
 ) -> dict:
-    """The validated summary dict: the accumulator's blocks plus what the kiosk adds."""
+    """The validated summary dict: the accumulator's blocks plus what the kiosk adds.
+    `routes` (device.session.analyze.session_routes) adds the whole-session routes' blocks;
+    they travel to the clinic only, nothing of them is shown on the kiosk."""
     if status not in (COMPLETE, INCOMPLETE):
         raise ValueError(f"status must be {COMPLETE!r} or {INCOMPLETE!r}")
     if status == COMPLETE and reason is not None:
@@ -91,5 +98,10 @@ def build_summary(
         "capture": dict(session.capture_stats),
     }
     summary = acc.summary(meta)
+    summary["session"]["code"] = session.code
+    if session.urgent:
+        summary["flags"]["urgent_alert_sent"] = list(session.urgent)
+    if routes is not None:
+        routes(summary)
     validate_summary(summary)
     return summary

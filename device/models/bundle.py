@@ -32,8 +32,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from device.delivery.keys import KeyFileError, load_public_key
-from device.errors import ModelError
-from device.fileio import sha256_file, write_atomic
+from device.errors import InputError, ModelError
+from device.fileio import read_bounded, sha256_file, write_atomic
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
@@ -42,6 +42,10 @@ FORMAT = "emoface-model-bundle"
 FORMAT_VERSION = 1
 RUNTIMES = ("onnxruntime", "litert")
 MAX_MANIFEST_BYTES = 1_000_000
+MAX_SIGNATURE_BYTES = 64  # a raw Ed25519 signature
+# Versions count releases. A bound keeps a signed-by-mistake 10**30 from blocking every
+# later update (nothing could ever be higher); a million releases is plenty.
+MAX_VERSION = 1_000_000
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _REQUIRED = (
     "format",
@@ -111,8 +115,9 @@ def _check_manifest(where: Path, m: object) -> dict:
         raise ModelError(
             f"{where}: unsupported bundle format {m['format']!r} v{m['format_version']!r}"
         )
-    if not isinstance(m["version"], int) or isinstance(m["version"], bool) or m["version"] < 1:
-        raise ModelError(f"{where}: manifest version must be a positive integer")
+    v = m["version"]
+    if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= MAX_VERSION:
+        raise ModelError(f"{where}: manifest version must be an integer in 1..{MAX_VERSION}")
     if not isinstance(m["bundle_id"], str) or not _SAFE_NAME.match(m["bundle_id"]):
         raise ModelError(f"{where}: bad bundle_id {m['bundle_id']!r}")
     files = m["files"]
@@ -139,7 +144,7 @@ def _check_manifest(where: Path, m: object) -> dict:
             raise ModelError(
                 f"{where}: bad model entry {mod!r} (runtime one of {RUNTIMES}, file listed)"
             )
-    if m["head"].get("file") not in files:
+    if not isinstance(m["head"], dict) or m["head"].get("file") not in files:
         raise ModelError(f"{where}: the classifier head file is not listed in the manifest")
     return m
 
@@ -157,11 +162,13 @@ def verify_bundle(
     for p in (mpath, spath):
         if not p.is_file():
             raise ModelError(f"model bundle {d}: {p.name} is missing")
-    data = mpath.read_bytes()
-    if len(data) > MAX_MANIFEST_BYTES:
-        raise ModelError(f"model bundle {d}: manifest too large")
+    try:  # size-capped before anything is read: a huge manifest costs no memory
+        data = read_bounded(mpath, MAX_MANIFEST_BYTES, "manifest")
+        sig = read_bounded(spath, MAX_SIGNATURE_BYTES, "manifest signature")
+    except InputError as exc:
+        raise ModelError(f"model bundle {d}: {exc}") from exc
     try:
-        pub.verify(spath.read_bytes(), data)
+        pub.verify(sig, data)
     except InvalidSignature as exc:
         raise ModelError(
             f"model bundle {d}: manifest signature is not valid for the pinned model-signing key "
@@ -169,7 +176,7 @@ def verify_bundle(
         ) from exc
     try:
         manifest = _check_manifest(d, json.loads(data))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ModelError(f"model bundle {d}: manifest is not valid JSON") from exc
     for name, spec in manifest["files"].items():
         p = d / name
@@ -206,10 +213,10 @@ class BundleStore:
         if not p.is_file():
             return None
         try:
-            rec = json.loads(p.read_text())
+            rec = json.loads(read_bounded(p, MAX_MANIFEST_BYTES, "installed-bundle record"))
             int(rec["version"])
             return rec
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, InputError, RecursionError) as exc:
             raise ModelError(f"{p}: unreadable record of the installed bundle") from exc
 
     def current(self, public_key) -> VerifiedBundle:
@@ -231,7 +238,9 @@ class BundleStore:
         current bundle stays installed."""
         new = verify_bundle(source, public_key)
         rec = self.current_record()
-        if rec is not None:
+        # a record above MAX_VERSION predates the bound (it no longer verifies either):
+        # it cannot block the update
+        if rec is not None and int(rec["version"]) <= MAX_VERSION:
             cur_v = int(rec["version"])
             if new.version < cur_v:
                 raise ModelError(

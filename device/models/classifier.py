@@ -31,7 +31,9 @@ RUNTIME_PREFERENCE = ("litert", "onnxruntime")
 class ClassifierOutput:
     probs: np.ndarray  # (K,) softmax of the attention-scaled logits
     attention: float  # Self-Cure importance weight, 0..1
-    region_attention: np.ndarray  # (K, 16) evidence map of every class, 0..1 (device/models/class_activation.py)
+    region_attention: (
+        np.ndarray
+    )  # (K, 16) evidence map of every class, 0..1 (device/models/class_activation.py)
     organ_attention: np.ndarray  # (K, 9)
     predicted: int = 0
 
@@ -73,7 +75,11 @@ class ClassifierModel:
         if len(self.names) < 3:  # match by shape
             self.names = {}
             for o in self.model.outputs:
-                key = "features" if len(o.shape) == 4 else ("attention" if o.shape[-1] == 1 else "logits")
+                key = (
+                    "features"
+                    if len(o.shape) == 4
+                    else ("attention" if o.shape[-1] == 1 else "logits")
+                )
                 self.names[key] = o.name
         if set(self.names) != {"logits", "attention", "features"}:
             raise ModelError(
@@ -101,6 +107,7 @@ class Classifier:
         providers: Sequence[str] = DEFAULT_PROVIDERS,
     ):
         m = bundle.manifest
+        self.bundle = bundle  # the verified bundle: other routes stored in it load from here
         self.bundle_path = bundle.path
         self.bundle_id = bundle.bundle_id
         self.version = bundle.version
@@ -135,7 +142,9 @@ class Classifier:
         self.backend, self.runtime, self.model_spec = self._open(bundle, threads, prefer, providers)
 
     @staticmethod
-    def _open(bundle: VerifiedBundle, threads: int, prefer: tuple[str, ...], providers: Sequence[str]):
+    def _open(
+        bundle: VerifiedBundle, threads: int, prefer: tuple[str, ...], providers: Sequence[str]
+    ):
         models = {mod["runtime"]: mod for mod in bundle.manifest["models"]}
         order = [r for r in prefer if r in models] + [r for r in models if r not in prefer]
         errors = []
@@ -154,7 +163,11 @@ class Classifier:
     @property
     def bundle_meta(self) -> dict:
         """Which model produced a summary: `model_bundle` in every summary and report."""
-        return {"id": self.bundle_id, "version": self.version, "manifest_sha256": self.manifest_sha256}
+        return {
+            "id": self.bundle_id,
+            "version": self.version,
+            "manifest_sha256": self.manifest_sha256,
+        }
 
     def preprocess(self, crop_rgb: np.ndarray) -> np.ndarray:
         if crop_rgb.shape != (self.size, self.size, 3) or crop_rgb.dtype != np.uint8:

@@ -101,7 +101,9 @@ def extract_from_wheel(wheel: Path, model_dir: Path) -> list[Path]:
         names = set(zf.namelist())
         for model in MODELS.values():
             if model.wheel_path not in names:
-                raise ModelError(f"{wheel} has no {model.wheel_path}; is it mediapipe {MEDIAPIPE_VERSION}?")
+                raise ModelError(
+                    f"{wheel} has no {model.wheel_path}; is it mediapipe {MEDIAPIPE_VERSION}?"
+                )
             data = zf.read(model.wheel_path)
             digest = hashlib.sha256(data).hexdigest()
             if digest != model.sha256:
@@ -116,8 +118,16 @@ def extract_from_wheel(wheel: Path, model_dir: Path) -> list[Path]:
 
 def download_wheel(dest: Path) -> Path:
     cmd = [
-        sys.executable, "-m", "pip", "download", f"mediapipe=={MEDIAPIPE_VERSION}",
-        "--no-deps", "--only-binary=:all:", "-d", str(dest), "--quiet",
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        f"mediapipe=={MEDIAPIPE_VERSION}",
+        "--no-deps",
+        "--only-binary=:all:",
+        "-d",
+        str(dest),
+        "--quiet",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wheels = sorted(dest.glob("mediapipe-*.whl"))
@@ -130,7 +140,9 @@ def download_wheel(dest: Path) -> Path:
     return wheels[0]
 
 
-def fetch(model_dir: Path | None = None, wheel: Path | None = None, force: bool = False) -> list[Path]:
+def fetch(
+    model_dir: Path | None = None, wheel: Path | None = None, force: bool = False
+) -> list[Path]:
     """Make sure the three verified models are in the cache; returns their paths."""
     model_dir = model_dir or default_model_dir()
     if not force and not missing_models(model_dir):
@@ -152,8 +164,18 @@ def add_cli(sub) -> None:
     )
     msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     f = msub.add_parser("fetch", help="download (once) and verify the models into the cache")
-    f.add_argument("--dir", type=Path, default=None, help="cache folder (default: $EMOFACE_MODEL_DIR or ~/.cache/emoface/landmark-models)")
-    f.add_argument("--wheel", type=Path, default=None, help="use this local mediapipe wheel instead of downloading")
+    f.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="cache folder (default: $EMOFACE_MODEL_DIR or ~/.cache/emoface/landmark-models)",
+    )
+    f.add_argument(
+        "--wheel",
+        type=Path,
+        default=None,
+        help="use this local mediapipe wheel instead of downloading",
+    )
     f.add_argument("--force", action="store_true", help="re-extract even when the cache is valid")
     f.set_defaults(func=_cmd_fetch)
     v = msub.add_parser("verify", help="check the cached models against their pinned hashes")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from device import __version__
@@ -92,9 +93,39 @@ def analyze_video(
         "model_bundle": classifier.bundle_meta if classifier else None,
     }
     summary = acc.summary(meta)
-    summary["face_found"] = summary["session"]["frames_seen"] > summary["session"]["rejected"].get("no_face", 0)
+    add_session_routes(summary, classifier)
+    summary["face_found"] = summary["session"]["frames_seen"] > summary["session"]["rejected"].get(
+        "no_face", 0
+    )
     validate_summary(summary)
     return summary
+
+
+def session_routes(classifier) -> Callable[[dict], None] | None:
+    """The routes that read the whole session's summary (not frames), loaded once from the
+    classifier's signed bundle: today the explicit-biomarker route when the bundle holds one.
+    Returns a function that adds their blocks (`explicit_route`: probabilities, top
+    contributing biomarkers) to a summary in place, or None when there is nothing to run.
+    Loaded at start-up so that a bad route entry fails before the first patient, not after."""
+    if classifier is None or getattr(classifier, "bundle", None) is None:
+        return None
+    from device.models.explicit_route import ExplicitRoute  # ONNX Runtime only when asked for
+
+    route = ExplicitRoute.from_bundle(classifier.bundle, threads=1)
+    if route is None:
+        return None
+
+    def add(summary: dict) -> None:
+        summary["explicit_route"] = route.predict(summary)
+
+    return add
+
+
+def add_session_routes(summary: dict, classifier) -> None:
+    """One-shot form of session_routes (the analyze command runs one video)."""
+    add = session_routes(classifier)
+    if add is not None:
+        add(summary)
 
 
 def _load_classifier(args, threads: int, providers: tuple[str, ...]):
@@ -117,7 +148,9 @@ def _cmd_analyze(args) -> int:
     else:
         pcfg = PipelineConfig(threads=args.threads)
     pipeline = FramePipeline(pcfg, classifier=_load_classifier(args, pcfg.threads, providers))
-    summary = analyze_video(args.video, timeline, pipeline, progress=None if not args.quiet else False)
+    summary = analyze_video(
+        args.video, timeline, pipeline, progress=None if not args.quiet else False
+    )
     text = json.dumps(summary, indent=2, sort_keys=True, allow_nan=False) + "\n"
     if args.out:
         write_atomic(Path(args.out), text.encode("utf-8"))
@@ -151,16 +184,26 @@ def add_cli(sub) -> None:
         "Exit 3 when no face is found, 2 for unreadable or truncated input.",
     )
     p.add_argument("video", type=Path, help="video file (mp4, mov, avi...)")
-    p.add_argument("--timeline", type=Path, help="stimulus timeline JSON (segments with start/end seconds)")
-    p.add_argument("--out", type=Path, help="write the summary JSON here (default: standard output)")
+    p.add_argument(
+        "--timeline", type=Path, help="stimulus timeline JSON (segments with start/end seconds)"
+    )
+    p.add_argument(
+        "--out", type=Path, help="write the summary JSON here (default: standard output)"
+    )
     p.add_argument(
         "--threads",
         type=int,
         default=PipelineSection.threads,
         help="inference threads (default: %(default)s, as [pipeline] threads)",
     )
-    p.add_argument("--config", type=Path, help="device config TOML (pipeline thresholds, ONNX Runtime providers); overrides --threads")
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="device config TOML (pipeline thresholds, ONNX Runtime providers); overrides --threads",
+    )
     p.add_argument("--bundle", type=Path, help="signed classifier model bundle directory")
-    p.add_argument("--signing-key", type=Path, help="pinned model-signing public key (PEM) for --bundle")
+    p.add_argument(
+        "--signing-key", type=Path, help="pinned model-signing public key (PEM) for --bundle"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=_cmd_analyze)

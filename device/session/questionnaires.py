@@ -92,3 +92,14 @@ def incomplete(q: Questionnaire, answers: list[int]) -> dict:
         out["item9"] = item9
         out["item9_flag"] = bool(item9)
     return out
+
+
+def urgent_item(q: Questionnaire, item: int, answer: int, phq9_item9_min: int = 1) -> str | None:
+    """The alert item ("PHQ-9:9") when this answer must reach staff at once, else None.
+
+    `item` counts from 0. By default any PHQ-9 item 9 answer above "Not at all" is urgent,
+    whatever the rest of the form says (the clinic may raise the threshold in its config).
+    """
+    if q is PHQ9 and item == 8 and answer >= phq9_item9_min:
+        return "PHQ-9:9"
+    return None

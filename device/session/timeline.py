@@ -72,7 +72,9 @@ class Timeline:
                 raise InputError(f"{where}.name: a non-empty string is required")
             cond = raw.get("condition")
             if cond is not None and cond not in CONDITIONS:
-                raise InputError(f"{where}.condition: {cond!r} is not one of {', '.join(CONDITIONS)} (or null)")
+                raise InputError(
+                    f"{where}.condition: {cond!r} is not one of {', '.join(CONDITIONS)} (or null)"
+                )
             try:
                 start, end = float(raw["start"]), float(raw["end"])
             except (KeyError, TypeError, ValueError):

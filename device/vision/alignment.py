@@ -18,7 +18,13 @@ from device.vision.facemap import LEFT_EYE, MOUTH_LEFT, MOUTH_RIGHT, NOSE_TIP, R
 
 # ArcFace template in a 112x112 crop: subject's right eye, left eye, nose tip, mouth right, left.
 _ARCFACE_112 = np.array(
-    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    [
+        [38.2946, 51.6963],
+        [73.5318, 51.5014],
+        [56.0252, 71.7366],
+        [41.5493, 92.3655],
+        [70.7299, 92.2041],
+    ],
     dtype=np.float64,
 )
 
@@ -42,7 +48,9 @@ class AlignmentParams:
 
     @classmethod
     def from_dict(cls, d: dict) -> AlignmentParams:
-        return cls(size=int(d["size"]), scale=float(d["scale"]), y_shift=float(d.get("y_shift", 0.0)))
+        return cls(
+            size=int(d["size"]), scale=float(d["scale"]), y_shift=float(d.get("y_shift", 0.0))
+        )
 
 
 def template(params: AlignmentParams) -> np.ndarray:
@@ -54,9 +62,15 @@ def template(params: AlignmentParams) -> np.ndarray:
 def anchors_from_68(pts68: np.ndarray) -> np.ndarray:
     """The five alignment anchors from 68 points (x, y)."""
     p = pts68[:, :2].astype(np.float64)
-    return np.stack([
-        p[list(RIGHT_EYE)].mean(0), p[list(LEFT_EYE)].mean(0), p[NOSE_TIP], p[MOUTH_RIGHT], p[MOUTH_LEFT],
-    ])
+    return np.stack(
+        [
+            p[list(RIGHT_EYE)].mean(0),
+            p[list(LEFT_EYE)].mean(0),
+            p[NOSE_TIP],
+            p[MOUTH_RIGHT],
+            p[MOUTH_LEFT],
+        ]
+    )
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -88,10 +102,16 @@ def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return p @ matrix[:, :2].T + matrix[:, 2]
 
 
-def align_face(image: np.ndarray, pts68: np.ndarray, params: AlignmentParams) -> tuple[np.ndarray, np.ndarray]:
+def align_face(
+    image: np.ndarray, pts68: np.ndarray, params: AlignmentParams
+) -> tuple[np.ndarray, np.ndarray]:
     """The aligned crop (size x size, same channels as image) and the 2x3 matrix image->crop."""
     m = alignment_matrix(pts68, params)
     crop = cv2.warpAffine(
-        image, m, (params.size, params.size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        image,
+        m,
+        (params.size, params.size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
     )
     return crop, m

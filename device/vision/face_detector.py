@@ -92,7 +92,9 @@ class FaceDetector:
         # letterbox by an affine warp: one pass does pad + resize
         k = INPUT / side
         m = np.array([[k, 0, pad_x * k], [0, k, pad_y * k]], np.float32)
-        img = cv2.warpAffine(rgb, m, (INPUT, INPUT), flags=cv2.INTER_AREA if k < 0.5 else cv2.INTER_LINEAR)
+        img = cv2.warpAffine(
+            rgb, m, (INPUT, INPUT), flags=cv2.INTER_AREA if k < 0.5 else cv2.INTER_LINEAR
+        )
         x = (img.astype(np.float32) * (2.0 / 255.0) - 1.0)[None]
         out = self.model.run(x)
         boxes, kps, scores = decode(out["regressors"], out["classificators"], self.min_score)

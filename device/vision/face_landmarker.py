@@ -40,8 +40,10 @@ class Roi:
         k = size / self.side
         # rotate image by -angle about the centre, scale, move centre to the crop centre
         return np.array(
-            [[k * c, k * s, size / 2 - k * (c * self.cx + s * self.cy)],
-             [-k * s, k * c, size / 2 - k * (-s * self.cx + c * self.cy)]],
+            [
+                [k * c, k * s, size / 2 - k * (c * self.cx + s * self.cy)],
+                [-k * s, k * c, size / 2 - k * (-s * self.cx + c * self.cy)],
+            ],
             np.float32,
         )
 
@@ -108,7 +110,9 @@ class FaceLandmarker:
         self.detector = FaceDetector(model_path("face_detection", model_dir), threads)
         self.mesh = open_model("litert", model_path("face_landmark", model_dir), threads=threads)
         self.iris = (
-            open_model("litert", model_path("iris_landmark", model_dir), threads=threads) if iris else None
+            open_model("litert", model_path("iris_landmark", model_dir), threads=threads)
+            if iris
+            else None
         )
         self.detect_interval = max(1, detect_interval)
         self.presence_threshold = presence_threshold
@@ -122,7 +126,9 @@ class FaceLandmarker:
         self._n_faces = -1
 
     def _run_mesh(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, float]:
-        crop = cv2.warpAffine(rgb, roi.to_crop(MESH_INPUT), (MESH_INPUT, MESH_INPUT), flags=cv2.INTER_LINEAR)
+        crop = cv2.warpAffine(
+            rgb, roi.to_crop(MESH_INPUT), (MESH_INPUT, MESH_INPUT), flags=cv2.INTER_LINEAR
+        )
         out = self.mesh.run((crop.astype(np.float32) * (1.0 / 255.0))[None])
         pts = out[self._mesh_out].reshape(468, 3)
         presence = 1.0 / (1.0 + math.exp(-float(out[self._flag_out].reshape(-1)[0])))
@@ -137,10 +143,14 @@ class FaceLandmarker:
             centre = (a + b) / 2
             side = float(np.linalg.norm(b - a)) * 2.3
             roi = Roi(float(centre[0]), float(centre[1]), side, angle)
-            crop = cv2.warpAffine(rgb, roi.to_crop(IRIS_INPUT), (IRIS_INPUT, IRIS_INPUT), flags=cv2.INTER_LINEAR)
+            crop = cv2.warpAffine(
+                rgb, roi.to_crop(IRIS_INPUT), (IRIS_INPUT, IRIS_INPUT), flags=cv2.INTER_LINEAR
+            )
             if flip:  # the model was trained on one eye: mirror the other, as MediaPipe does
                 crop = crop[:, ::-1]
-            res = self.iris.run((np.ascontiguousarray(crop).astype(np.float32) * (1.0 / 255.0))[None])
+            res = self.iris.run(
+                (np.ascontiguousarray(crop).astype(np.float32) * (1.0 / 255.0))[None]
+            )
             iris = res["output_iris"].reshape(5, 3).copy()
             if flip:
                 iris[:, 0] = IRIS_INPUT - iris[:, 0]
@@ -180,7 +190,9 @@ class FaceLandmarker:
             pts = np.concatenate([pts, self._run_iris(rgb, pts)])
         return LandmarkResult(pts, self._n_faces, presence, detected)
 
-    def landmarks_in_box(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    def landmarks_in_box(
+        self, rgb: np.ndarray, box: tuple[float, float, float, float]
+    ) -> np.ndarray:
         """478 points for a face whose box is known (no detector, no tracking state): a
         first pass places a crop from the box, a second re-centres it on the first result."""
         x0, y0, x1, y1 = box

@@ -12,17 +12,79 @@ import numpy as np
 # dlib index -> MediaPipe index, or a pair whose mean is used. From DESIGN.md.
 _MP_TO_68: tuple[int | tuple[int, int], ...] = (
     # jaw 0-16
-    127, 234, 93, (132, 58), (58, 172), 136, 150, 176, 152, 400, 379, 365, (397, 288), 361, 323, 454, 356,
+    127,
+    234,
+    93,
+    (132, 58),
+    (58, 172),
+    136,
+    150,
+    176,
+    152,
+    400,
+    379,
+    365,
+    (397, 288),
+    361,
+    323,
+    454,
+    356,
     # right brow 17-21, left brow 22-26
-    70, 63, 105, 66, 107, 336, 296, 334, 293, 300,
+    70,
+    63,
+    105,
+    66,
+    107,
+    336,
+    296,
+    334,
+    293,
+    300,
     # nose bridge 27-30, nose base 31-35
-    (168, 6), (197, 195), 5, 4, 75, 97, 2, 326, 305,
+    (168, 6),
+    (197, 195),
+    5,
+    4,
+    75,
+    97,
+    2,
+    326,
+    305,
     # right eye 36-41, left eye 42-47
-    33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,
+    33,
+    160,
+    158,
+    133,
+    153,
+    144,
+    362,
+    385,
+    387,
+    263,
+    373,
+    380,
     # outer lip 48-59
-    61, 39, 37, 0, 267, 269, 291, 321, 314, 17, 84, 91,
+    61,
+    39,
+    37,
+    0,
+    267,
+    269,
+    291,
+    321,
+    314,
+    17,
+    84,
+    91,
     # inner lip 60-67
-    78, 82, 13, 312, 308, 317, 14, 87,
+    78,
+    82,
+    13,
+    312,
+    308,
+    317,
+    14,
+    87,
 )
 assert len(_MP_TO_68) == 68
 
@@ -77,6 +139,19 @@ ORGANS: dict[str, tuple[int, ...]] = {
     "left_eye": LEFT_EYE,
     "OLC": tuple(range(48, 60)),  # outer lip contour
     "ILC": tuple(range(60, 68)),  # inner lip contour
+}
+
+# The organ groups in words, for reports (sides are the subject's, as above).
+ORGAN_NAMES: dict[str, str] = {
+    "jaw": "jaw line",
+    "REyC": "right eyebrow",
+    "LEyC": "left eyebrow",
+    "nose_bridge": "nose bridge",
+    "nose_base": "base of the nose",
+    "right_eye": "right eye",
+    "left_eye": "left eye",
+    "OLC": "outer lip contour",
+    "ILC": "inner lip contour",
 }
 
 # The 16 regions. The paper numbers them without index lists; this table is the project's

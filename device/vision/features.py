@@ -27,12 +27,24 @@ _UNIT = float(np.linalg.norm(template(CANONICAL_CROP)[1] - template(CANONICAL_CR
 
 # Order of the per-frame feature vector. Keep names stable: they are the summary's keys.
 FEATURE_NAMES: tuple[str, ...] = (
-    "ear_right", "ear_left", "ear",
-    "brow_height_right", "brow_height_left",
-    "lip_opening", "mouth_width", "mouth_corner_lift",
-    "iris_x_right", "iris_x_left", "iris_y_right", "iris_y_left", "gaze_x", "gaze_y",
+    "ear_right",
+    "ear_left",
+    "ear",
+    "brow_height_right",
+    "brow_height_left",
+    "lip_opening",
+    "mouth_width",
+    "mouth_corner_lift",
+    "iris_x_right",
+    "iris_x_left",
+    "iris_y_right",
+    "iris_y_left",
+    "gaze_x",
+    "gaze_y",
     "iris_size_ratio",
-    "yaw", "pitch", "roll",
+    "yaw",
+    "pitch",
+    "roll",
 )
 FEATURE_INDEX = {n: i for i, n in enumerate(FEATURE_NAMES)}
 
@@ -62,7 +74,9 @@ def _iris_in_eye(centre: np.ndarray, outer: np.ndarray, inner: np.ndarray) -> tu
     return along, across
 
 
-def frame_features(canon: np.ndarray, iris: np.ndarray | None, pose: tuple[float, float, float]) -> np.ndarray:
+def frame_features(
+    canon: np.ndarray, iris: np.ndarray | None, pose: tuple[float, float, float]
+) -> np.ndarray:
     """The feature vector (FEATURE_NAMES order) for one frame.
 
     canon: canonical 68 points; iris: (10, 2+) iris points in the same canonical frame

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from device.config import PipelineSection
@@ -16,8 +15,8 @@ from device.vision.alignment import align_face, alignment_matrix, transform_poin
 from device.vision.face_landmarker import FaceLandmarker
 from device.vision.facemap import mp478_to_68
 from device.vision.features import CANONICAL_CROP, frame_features, to_canonical
-from device.vision.headpose import head_pose
-from device.vision.quality import QualityThresholds, check, crop_stats
+from device.vision.headpose import head_pose_and_position
+from device.vision.quality import QualityThresholds, check, face_stats
 
 
 @dataclass(frozen=True)
@@ -52,13 +51,17 @@ class FrameResult:
     pose: tuple[float, float, float] | None = None
     n_faces: int = 0
     classifier: Any = None  # ClassifierOutput when a classifier is loaded and the frame passed
+    position_mm: np.ndarray | None = None  # head position (x, y, z) mm, face-size scale (headpose)
 
 
 class FramePipeline:
     def __init__(self, config: PipelineConfig | None = None, classifier=None):
         self.config = config or PipelineConfig()
         self.landmarker = FaceLandmarker(
-            self.config.model_dir, self.config.threads, self.config.detect_interval, iris=self.config.iris
+            self.config.model_dir,
+            self.config.threads,
+            self.config.detect_interval,
+            iris=self.config.iris,
         )
         self.classifier = classifier
 
@@ -72,17 +75,18 @@ class FramePipeline:
             return FrameResult(False, "no_face", n_faces=max(lm.n_faces, 0))
         pts68 = mp478_to_68(lm.points)[:, :2]
         h, w = rgb.shape[:2]
-        pose = head_pose(pts68, w, h)
+        pose, position_mm = head_pose_and_position(pts68, w, h)
         # One alignment serves the quality crop and the canonical frame of the features.
         m = alignment_matrix(pts68, CANONICAL_CROP)
-        size = CANONICAL_CROP.size
-        grey = cv2.cvtColor(cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_LINEAR), cv2.COLOR_RGB2GRAY)
-        sharpness, brightness = crop_stats(grey)
-        reason = check(lm.n_faces, pts68, pose[0], pose[1], sharpness, brightness, self.config.quality)
+        sharpness, brightness = face_stats(rgb, pts68, m, CANONICAL_CROP.size)
+        reason = check(
+            lm.n_faces, pts68, pose[0], pose[1], sharpness, brightness, self.config.quality
+        )
         canon = to_canonical(pts68, m)
         iris = to_canonical(lm.points[468:478], m) if lm.points.shape[0] >= 478 else None
         feats = frame_features(canon, iris, pose)
         result = FrameResult(reason is None, reason, pts68, canon, feats, pose, lm.n_faces)
+        result.position_mm = position_mm
         if reason is None and self.classifier is not None:
             crop, m_cls = align_face(rgb, pts68, self.classifier.alignment)
             result.classifier = self.classifier.infer(crop, transform_points(pts68, m_cls))

@@ -90,18 +90,32 @@ REFERENCE_68 = np.array(
 )
 
 
+OUTER_CANTHAL_MM = 90.0  # average adult outer-eye-corner distance: REFERENCE_68's unit in mm
+
+
 def head_pose(pts68: np.ndarray, width: int, height: int) -> tuple[float, float, float]:
     """(yaw, pitch, roll) in degrees; camera approximated by focal length = frame width."""
+    return head_pose_and_position(pts68, width, height)[0]
+
+
+def head_pose_and_position(
+    pts68: np.ndarray, width: int, height: int
+) -> tuple[tuple[float, float, float], np.ndarray]:
+    """((yaw, pitch, roll) degrees, head position (x, y, z) in mm in camera axes).
+
+    The position is solvePnP's translation of REFERENCE_68 (unit: outer-eye-corner distance)
+    times OUTER_CANTHAL_MM: a face-size scale, good for speeds, not a calibrated distance.
+    """
     f = float(width)
     cam = np.array([[f, 0, width / 2], [0, f, height / 2], [0, 0, 1]], np.float64)
     ok, rvec, tvec = cv2.solvePnP(
         REFERENCE_68, pts68[:, :2].astype(np.float64), cam, None, flags=cv2.SOLVEPNP_SQPNP
     )
     if not ok:
-        return float("nan"), float("nan"), float("nan")
+        return (float("nan"), float("nan"), float("nan")), np.full(3, np.nan)
     r, _ = cv2.Rodrigues(rvec)
     # r maps face axes to camera axes; decompose as R = Ry(yaw) @ Rx(pitch) @ Rz(roll)
     pitch = math.degrees(math.asin(max(-1.0, min(1.0, -r[1, 2]))))
     yaw = math.degrees(math.atan2(r[0, 2], r[2, 2]))
     roll = math.degrees(math.atan2(r[1, 0], r[1, 1]))
-    return yaw, pitch, roll
+    return (yaw, pitch, roll), tvec.reshape(3) * OUTER_CANTHAL_MM

@@ -44,6 +44,10 @@ class FrameSource:
     def read(self) -> Frame | None:
         raise NotImplementedError
 
+    def rewind(self) -> None:
+        """Back to the first frame; only a video file can."""
+        raise InputError(f"{type(self).__name__} cannot be replayed: only a video file can")
+
     def close(self) -> None:
         pass
 
@@ -64,7 +68,9 @@ class VideoFileSource(FrameSource):
         self.loop = loop
         self._cap = cv2.VideoCapture(str(self.path))
         if not self._cap.isOpened():
-            raise InputError(f"{self.path}: cannot open as a video (unknown format or unreadable file)")
+            raise InputError(
+                f"{self.path}: cannot open as a video (unknown format or unreadable file)"
+            )
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and 1 <= fps <= 240 else 30.0
         n = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -84,6 +90,11 @@ class VideoFileSource(FrameSource):
         t = (self._offset + self._index) / self.fps
         self._index += 1
         return Frame(t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+    def rewind(self) -> None:
+        """Back to the first frame (a replayed session starts from it)."""
+        self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        self._index = self._offset = 0
 
     @property
     def frames_read(self) -> int:
@@ -105,7 +116,9 @@ class OpenCVCameraSource(FrameSource):
         else:
             self._cap = cv2.VideoCapture(spec, cv2.CAP_GSTREAMER)
         if not self._cap.isOpened():
-            raise CameraError(f"camera {spec!r} could not be opened (connected? permission to /dev/video*?)")
+            raise CameraError(
+                f"camera {spec!r} could not be opened (connected? permission to /dev/video*?)"
+            )
         self.fps = float(fps)
         self._t0: float | None = None
 
@@ -157,7 +170,19 @@ class Picamera2Source(FrameSource):
         self._cam.stop()
 
 
-def open_source(spec: str, width: int = 640, height: int = 480, fps: int = 30, loop: bool = False) -> FrameSource:
+LIVE_KINDS = ("usb", "gst", "picamera2")
+
+
+def is_file_spec(spec: str) -> bool:
+    """True when `spec` names a video file ("file:PATH" or a bare path) rather than a camera.
+    A file standing in for a camera is paced at its frame rate and looped, whichever way
+    it was given (config or command line), so a kiosk behaves the same either way."""
+    return spec.partition(":")[0] not in LIVE_KINDS
+
+
+def open_source(
+    spec: str, width: int = 640, height: int = 480, fps: int = 30, loop: bool = False
+) -> FrameSource:
     """Open a source from its spec string (see module docstring)."""
     kind, _, arg = spec.partition(":")
     if kind == "usb":

@@ -55,6 +55,18 @@ SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POL
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _HEX16 = re.compile(r"[0-9a-f]{16}")
 MAX_SEQ = 2**53  # exact in every JSON reader
+# When a summary may say it was made, seen from the receiver's clock: it may have waited in
+# an outbox or on a USB stick for a long time (the outbox refuses new sessions after 90
+# days by default), but not for years, and a device clock may run a little fast (the kiosk
+# checks its clock at start) but not by days. Outside the window: refused as "created".
+CREATED_MAX_AGE_S = 400 * 86400.0
+CREATED_MAX_AHEAD_S = 86400.0
+
+
+def created_plausible(created: float, now: float) -> bool:
+    """True when `created` lies within the window around `now` (both Unix seconds)."""
+    return now - CREATED_MAX_AGE_S <= created <= now + CREATED_MAX_AHEAD_S
+
 
 # Why an envelope was refused (the receiver adds its own: revoked, replay, schema, topic).
 REASONS = (

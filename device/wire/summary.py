@@ -2,21 +2,32 @@
 
 It holds statistics only. `validate_summary` is run by the device before sealing and by
 the receiver after opening; besides structure it enforces the privacy rule that no
-per-frame track can ride along: any list longer than MAX_LIST is refused.
+per-frame track can ride along: any list longer than MAX_LIST is refused. It checks ranges
+too: frame counts are 0..MAX_FRAMES with frames_used <= frames_seen, rejection counts are
+non-negative, and no integer anywhere exceeds what every JSON reader holds exactly.
+
+An error message names the place (`summary.segments[2].frames_seen`) and the rule, never
+the value found there: the receiver logs and records refusals, and decrypted content must
+appear in neither.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 
 from device.errors import InputError
+from device.wire.alert import is_session_code
 
 SCHEMA_VERSION = "emoface.summary/1"
 MAX_LIST = 64  # segments, questionnaire items... never a frame-by-frame series
 MAX_BYTES = 256 * 1024
 REQUIRED = {"schema_version": str, "session": dict, "segments": list}
 BLOCK_REQUIRED = {"frames_seen": int, "frames_used": int, "rejected": dict, "features": dict}
+MAX_FRAMES = 10**8  # about 230 days at 5 frames/s: far beyond any session
+MAX_INT = 2**53  # exact in every JSON reader
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
 class SummaryError(InputError):
@@ -28,17 +39,50 @@ def _walk(obj, path: str) -> None:
         for k, v in obj.items():
             if not isinstance(k, str):
                 raise SummaryError(f"{path}: keys must be strings")
-            _walk(v, f"{path}.{k}")
+            _walk(v, f"{path}.{k if _PLAIN_KEY.fullmatch(k) else '<key>'}")
     elif isinstance(obj, list):
         if len(obj) > MAX_LIST:
-            raise SummaryError(f"{path}: list of {len(obj)} items (max {MAX_LIST}): no per-frame data may leave the device")
+            raise SummaryError(
+                f"{path}: list of {len(obj)} items (max {MAX_LIST}): no per-frame data may leave the device"
+            )
         for i, v in enumerate(obj):
             _walk(v, f"{path}[{i}]")
     elif isinstance(obj, float):
         if not math.isfinite(obj):
             raise SummaryError(f"{path}: non-finite number")
+    elif isinstance(obj, int) and not isinstance(obj, bool):
+        if not -MAX_INT <= obj <= MAX_INT:
+            raise SummaryError(f"{path}: integer out of range (|n| <= 2**53)")
     elif obj is not None and not isinstance(obj, str | int | bool):
         raise SummaryError(f"{path}: unsupported type {type(obj).__name__}")
+
+
+def _plain(obj) -> bool:
+    """True when `_walk` would find nothing wrong: the same rules, checked without building
+    a path for every value (the receiver runs this on every summary). Exact types only, so
+    anything unusual falls back to `_walk`, which names the place."""
+    stack = [obj]
+    while stack:
+        o = stack.pop()
+        t = type(o)
+        if t is dict:
+            for k, v in o.items():
+                if type(k) is not str:
+                    return False
+                stack.append(v)
+        elif t is list:
+            if len(o) > MAX_LIST:
+                return False
+            stack.extend(o)
+        elif t is float:
+            if not math.isfinite(o):
+                return False
+        elif t is int:
+            if not -MAX_INT <= o <= MAX_INT:
+                return False
+        elif not (t is str or t is bool or o is None):
+            return False
+    return True
 
 
 def _require(obj: dict, spec: dict, path: str) -> None:
@@ -49,23 +93,43 @@ def _require(obj: dict, spec: dict, path: str) -> None:
             raise SummaryError(f"{path}.{key}: expected {tp.__name__}")
 
 
+def _check_counts(block: dict, path: str) -> None:
+    """Frame and rejection counts: non-negative, bounded, frames_used <= frames_seen."""
+    for key in ("frames_seen", "frames_used"):
+        if not 0 <= block[key] <= MAX_FRAMES:
+            raise SummaryError(f"{path}.{key}: must be 0..{MAX_FRAMES}")
+    if block["frames_used"] > block["frames_seen"]:
+        raise SummaryError(f"{path}.frames_used: more than frames_seen")
+    for reason, n in block["rejected"].items():
+        if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= block["frames_seen"]:
+            raise SummaryError(f"{path}.rejected.{reason}: must be a count 0..frames_seen")
+
+
 def validate_summary(summary: dict) -> None:
     """Raise SummaryError naming the first problem; return None when the summary is valid."""
     if not isinstance(summary, dict):
         raise SummaryError("summary: must be an object")
     _require(summary, REQUIRED, "summary")
     if summary["schema_version"] != SCHEMA_VERSION:
-        raise SummaryError(f"summary.schema_version: {summary['schema_version']!r} is not {SCHEMA_VERSION!r}")
-    _walk(summary, "summary")
+        raise SummaryError(f"summary.schema_version: not {SCHEMA_VERSION!r}")
+    if not _plain(summary):
+        _walk(summary, "summary")
     _require(summary["session"], BLOCK_REQUIRED, "summary.session")
+    _check_counts(summary["session"], "summary.session")
+    code = summary["session"].get("code")
+    if code is not None and not is_session_code(code):
+        raise SummaryError("summary.session.code: not a session code")
     for i, seg in enumerate(summary["segments"]):
         if not isinstance(seg, dict):
             raise SummaryError(f"summary.segments[{i}]: must be an object")
         _require(seg, {"name": str, **BLOCK_REQUIRED}, f"summary.segments[{i}]")
+        _check_counts(seg, f"summary.segments[{i}]")
     if len(encode(summary)) > MAX_BYTES:
         raise SummaryError(f"summary: larger than {MAX_BYTES} bytes")
 
 
 def encode(summary: dict) -> bytes:
     """Canonical JSON bytes (sorted keys, no spaces): what gets signed and sealed."""
-    return json.dumps(summary, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    return json.dumps(summary, sort_keys=True, separators=(",", ":"), allow_nan=False).encode(
+        "utf-8"
+    )

@@ -18,10 +18,21 @@ DEVICE_ID_RULE = "lower-case letters, digits and '-', 1-63 characters, not start
 
 ROOT = "emoface"
 RECEIVER_GROUP = "emoface-receivers"  # the receivers' shared-subscription group
+# The receivers' certificate names: `emoface-receiver` and `emoface-receiver-<name>`. They
+# fit the device-id rule, so they are reserved: no device may be enrolled under one, or its
+# certificate would read every summary and write every ack.
+RECEIVER_IDENTITY = "emoface-receiver"
 
 
 def is_device_id(value: object) -> bool:
     return isinstance(value, str) and DEVICE_ID_RE.fullmatch(value) is not None
+
+
+def is_receiver_identity(value: object) -> bool:
+    """True for the receiver's name and every `emoface-receiver-...` name."""
+    return isinstance(value, str) and (
+        value == RECEIVER_IDENTITY or value.startswith(f"{RECEIVER_IDENTITY}-")
+    )
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ def test_config_defaults_and_paths(tmp_path):
     assert cfg.device.data_dir == tmp_path / "data"
     assert cfg.data_path(cfg.delivery.outbox_path) == tmp_path / "data" / "outbox.sqlite"
     # a relative outbox path set in the file is still on the data partition
-    p.write_text('[device]\ndata_dir = "/srv/emoface"\n[delivery]\noutbox_path = "q/outbox.sqlite"\n')
+    p.write_text(
+        '[device]\ndata_dir = "/srv/emoface"\n[delivery]\noutbox_path = "q/outbox.sqlite"\n'
+    )
     cfg = load_config(p)
     assert cfg.data_path(cfg.delivery.outbox_path) == Path("/srv/emoface/q/outbox.sqlite")
 
@@ -34,11 +36,11 @@ TLS = 'ca_cert = "ca.crt"\nclient_cert = "client.crt"\nclient_key = "client.key"
     "text, where",
     [
         ('[device]\nid = "Bad/Id#"\n', "device.id"),
-        ("[pipeline]\nthreads = \"two\"\n", "pipeline.threads"),
+        ('[pipeline]\nthreads = "two"\n', "pipeline.threads"),
         ("[pipeline]\nthreads = 0\n", "pipeline.threads"),
-        ("[camera]\nsorce = \"usb:0\"\n", "camera.sorce"),
+        ('[camera]\nsorce = "usb:0"\n', "camera.sorce"),
         ("[nonsense]\nx = 1\n", "[nonsense]"),
-        ("[delivery]\nbroker_url = \"http://x\"\n", "delivery.broker_url"),
+        ('[delivery]\nbroker_url = "http://x"\n', "delivery.broker_url"),
         ("this is = = not toml", "not valid TOML"),
         # NaN and infinity are valid TOML floats but never a valid setting
         ("[pipeline]\nmin_face_px = nan\n", "pipeline.min_face_px"),
@@ -56,7 +58,9 @@ TLS = 'ca_cert = "ca.crt"\nclient_cert = "client.crt"\nclient_key = "client.key"
         ('[model]\nbundle_dir = "models"\n', "model.signing_public_key"),
         ('[delivery]\nbroker_url = "mqtts://broker:8883"\n' + KEYS, "delivery.ca_cert"),
         (
-            '[delivery]\nbroker_url = "mqtts://broker:8883"\n' + KEYS + 'ca_cert = "ca.crt"\nclient_cert = "c.crt"\n',
+            '[delivery]\nbroker_url = "mqtts://broker:8883"\n'
+            + KEYS
+            + 'ca_cert = "ca.crt"\nclient_cert = "c.crt"\n',
             "delivery.client_key",
         ),
         ('[delivery]\nbroker_url = "mqtt://broker:1883"\n', "delivery.device_signing_key"),
@@ -97,7 +101,9 @@ def test_rules_across_keys_accept_complete_settings(tmp_path):
     clinic loads a bundle's config before the device made its keys); a port in range too."""
     p = tmp_path / "device.toml"
     p.write_text(
-        '[delivery]\nbroker_url = "mqtts://broker.clinic.lan:8883"\n' + KEYS + TLS
+        '[delivery]\nbroker_url = "mqtts://broker.clinic.lan:8883"\n'
+        + KEYS
+        + TLS
         + '[model]\nbundle_dir = "models"\nsigning_public_key = "model.pub"\n'
     )
     cfg = load_config(p)
@@ -111,7 +117,9 @@ def test_onnx_providers_default_and_choices():
     assert config_from_dict({}).model.onnx_providers == DEFAULT_PROVIDERS
     cfg = config_from_dict({"model": {"onnx_providers": ["cuda", "cpu"]}})
     assert cfg.model.onnx_providers == ("cuda", "cpu")
-    assert config_from_dict({"model": {"onnx_providers": ["auto"]}}).model.onnx_providers == ("auto",)
+    assert config_from_dict({"model": {"onnx_providers": ["auto"]}}).model.onnx_providers == (
+        "auto",
+    )
     with pytest.raises(ConfigError, match=r"<config>: model\.onnx_providers.*'gpu'"):
         config_from_dict({"model": {"onnx_providers": ["cpu", "gpu"]}})
 
@@ -122,7 +130,9 @@ def test_crop_size_of_older_configs_is_ignored_with_a_warning(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="device.config"):
         cfg = load_config(p)
     assert cfg.pipeline.threads == 3 and not hasattr(cfg.pipeline, "crop_size")
-    assert str(p) in caplog.text and "pipeline.crop_size" in caplog.text and "ignored" in caplog.text
+    assert (
+        str(p) in caplog.text and "pipeline.crop_size" in caplog.text and "ignored" in caplog.text
+    )
     assert ("pipeline", "crop_size") in DEPRECATED
 
 
@@ -137,7 +147,8 @@ def test_check_delivery_names_the_missing_keys_and_files(tmp_path):
         cfg.check_for_kiosk()
     (tmp_path / "s.key").write_text("x")
     cfg = config_from_dict(
-        {"delivery": {"device_signing_key": "s.key", "clinic_public_key": "c.pub"}}, tmp_path / "device.toml"
+        {"delivery": {"device_signing_key": "s.key", "clinic_public_key": "c.pub"}},
+        tmp_path / "device.toml",
     )
     with pytest.raises(ConfigError) as exc:
         cfg.check_delivery()
@@ -206,7 +217,9 @@ def test_command_defaults_come_from_the_config():
         assert "(default: None)" not in text
         for action in p._actions:  # each option states its default once at most
             assert (action.help or "").count("(default:") <= 1, action.help
-    assert f"(default: {PipelineSection.threads}," in " ".join(sub.choices["analyze"].format_help().split())
+    assert f"(default: {PipelineSection.threads}," in " ".join(
+        sub.choices["analyze"].format_help().split()
+    )
 
 
 def test_missing_config_file(tmp_path):

@@ -40,7 +40,7 @@ def test_example_config_loads_and_every_key_is_documented_with_its_default():
 
 
 def test_example_config_loads_but_the_kiosk_asks_for_its_delivery_keys():
-    """"Every key is optional" holds for loading; running the station needs the two keys,
+    """ "Every key is optional" holds for loading; running the station needs the two keys,
     and the error names the file and both dotted keys (the example's header says so)."""
     path = FW / "device.example.toml"
     cfg = load_config(path)

@@ -9,6 +9,8 @@ import pytest
 from device.cli import build_parser
 from model_export.cli import _config_kwargs
 from model_export.config import (
+    PRETRAIN_CROP_SIZE,
+    PRETRAIN_MODEL,
     PRETRAIN_TRAIN,
     SYNTHETIC_MODEL,
     SYNTHETIC_RUN,
@@ -70,16 +72,26 @@ def test_synthetic_cohort_and_pretrain_defaults():
         c.fps,
     )
     args = _parse("pretrain", "--images", "i", "--out", "o.pt")
-    t, m = PRETRAIN_TRAIN, ModelConfig()
-    assert (args.epochs, args.lr, args.relabel_epoch, args.threads, args.device) == (
-        t.epochs,
-        t.lr,
-        t.relabel_epoch,
-        t.threads,
-        t.device,
-    )
-    assert (args.width, args.last_stride) == (m.width, m.last_stride)
+    t, m = PRETRAIN_TRAIN, PRETRAIN_MODEL
+    for k in (
+        "epochs",
+        "lr",
+        "batch_size",
+        "optimizer",
+        "schedule",
+        "weight_decay",
+        "class_weighting",
+        "label_smoothing",
+        "augment",
+        "relabel_epoch",
+        "relabel_max_share",
+        "seed",
+        "threads",
+        "device",
+    ):
+        assert getattr(args, k) == getattr(t, k), k
+    assert (args.width, args.last_stride, args.dropout) == (m.width, m.last_stride, m.dropout)
     assert (args.crop_size, args.crop_scale) == (
-        defaults(RunConfig)["crop_size"],
+        PRETRAIN_CROP_SIZE,
         defaults(RunConfig)["crop_scale"],
     )

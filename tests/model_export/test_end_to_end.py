@@ -1,4 +1,5 @@
-"""The whole chain, small: synthetic cohort -> `emoface train-synthetic` -> signed bundle ->
+"""The whole chain, small: `emoface pretrain` checkpoint -> synthetic cohort ->
+`emoface train-synthetic --pretrained` -> signed bundle ->
 `emoface analyze --bundle` on a held-out participant. Also checks that the report's numbers
 are what the shipped INT8 model computes, and that ONNX Runtime and LiteRT agree.
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -24,11 +26,51 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def pretrained(testdata, tmp_path_factory):
+    """A one-epoch `emoface pretrain` checkpoint (frames of the shared video in two classes)
+    with the synthetic route's width and crop, so the chain below starts from it."""
+    root = tmp_path_factory.mktemp("photos")
+    cap = cv2.VideoCapture(str(testdata / "video" / "single_face.mp4"))
+    frames = [cap.read()[1] for _ in range(8)]
+    cap.release()
+    for i, bgr in enumerate(frames):
+        (root / ("a" if i % 2 else "b")).mkdir(exist_ok=True)
+        cv2.imwrite(str(root / ("a" if i % 2 else "b") / f"{i}.jpg"), bgr)
+    out = root / "pre.pt"
+    rc = emoface(
+        [
+            "pretrain",
+            "--images",
+            str(root),
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--width",
+            "32",
+            "--crop-size",
+            "112",
+            "--crop-scale",
+            "1.0",
+            "--val-split",
+            "0",
+            "--test-split",
+            "0",
+            "-q",
+        ]
+    )
+    assert rc == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, pretrained):
     work = tmp_path_factory.mktemp("e2e")
     rc = emoface(
         [
             "train-synthetic",
+            "--pretrained",
+            str(pretrained),
             "--workdir",
             str(work),
             "--per-class",
@@ -189,3 +231,30 @@ def test_litert_model_keeps_the_early_stages_fp32(run_dir):
             kinds.setdefault(s, set()).add(np.dtype(d["dtype"]).name)
     assert kinds.get("stem") == {"float32"} and kinds.get("layer1") == {"float32"}, kinds
     assert "int8" in kinds.get("layer4", set()), kinds
+
+
+def test_evaluate_scores_the_bundle_on_a_labelled_image_folder(run_dir, testdata, tmp_path, capsys):
+    """`emoface evaluate BUNDLE`: the kiosk's classifier on photos in folders named like its
+    classes (frames of the shared video filed under HC)."""
+    import cv2
+
+    (tmp_path / "HC").mkdir()
+    cap = cv2.VideoCapture(str(testdata / "video" / "single_face.mp4"))
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / "HC" / f"{i}.jpg"), cap.read()[1])
+    cap.release()
+    pub = run_dir / "dev-model-signing-key.pub.pem"
+    args = [
+        "evaluate",
+        str(run_dir / "bundle"),
+        "--images",
+        str(tmp_path),
+        "--json",
+        str(tmp_path / "e.json"),
+    ]
+    assert emoface(args) == 2  # a bundle is only read once its signature is checked
+    assert "--signing-key" in capsys.readouterr().err
+    assert emoface([*args, "--signing-key", str(pub)]) == 0
+    f = json.loads((tmp_path / "e.json").read_text())["figures"]
+    assert f["images"] == 3 and f["per_class"]["HC"]["n"] == 3
+    assert sum(map(sum, f["confusion_matrix"]["rows_true_cols_predicted"])) == 3

@@ -36,9 +36,7 @@ def test_table_agrees_with_the_device_runtime_registry():
     assert {f.runtime for f in FORMATS.values()} == set(RUNTIMES)
 
 
-def test_each_format_exports_loads_on_the_device_runtime_and_matches_torch(
-    exported, model, crops
-):
+def test_each_format_exports_loads_on_the_device_runtime_and_matches_torch(exported, model, crops):
     fmt = exported.format
     assert exported.path.suffix == fmt.suffix and exported.path.name == fmt.file_name
     assert exported.parity["fp32_stages"] == list(FP32_STAGES)

@@ -13,6 +13,7 @@ import torch
 from device.cli import main as emoface
 from device.errors import InputError
 from device.vision.alignment import AlignmentParams
+from model_export.config import PRETRAIN_CROP_SIZE
 from model_export.dataset import CLASS_NAMES, Participant, ParticipantCrops
 from model_export.model import ModelConfig
 from model_export.train import FrameSet, TrainConfig, train_model
@@ -39,17 +40,24 @@ def image_folder(testdata, tmp_path_factory) -> Path:
 def test_pretrain_writes_a_checkpoint_that_seeds_the_backbone(image_folder, tmp_path, capsys):
     ck_path = tmp_path / "pre.pt"
     args = ["pretrain", "--images", str(image_folder), "--out", str(ck_path)]
-    rc = emoface([*args, "--epochs", "1", "--width", "8", "--crop-scale", "1.0", "-q"])
+    split = ["--val-split", "0", "--test-split", "0"]
+    rc = emoface([*args, "--epochs", "1", "--width", "16", "--crop-scale", "1.0", *split])
     assert rc == 0
     err = capsys.readouterr().err
-    assert "6 faces in 2 classes (1 images without a usable face skipped)" in err
+    table = err[err.index("class  images") :].splitlines()
+    assert table[1].split() == ["happy", "3", "3", "0", "0%", "0"]
+    assert table[2].split() == ["sad", "4", "3", "1", "25%", "1"]  # the blank image: no_face
     ck = torch.load(ck_path, map_location="cpu", weights_only=True)
     assert tuple(ck["classes"]) == ("happy", "sad") and len(ck["history"]) == 1
     assert ck["alignment"]["scale"] == 1.0
+    # self-describing: classes, normalisation, crop and width
+    assert ck["model"]["num_classes"] == 2 and ck["model"]["width"] == 16
+    assert ck["normalisation"]["input_norm"] == ck["model"]["input_norm"] == "instance"
+    assert ck["alignment"]["size"] == PRETRAIN_CROP_SIZE == 64
 
-    model_cfg = ModelConfig(width=8)
-    state = load_pretrained(ck_path, model_cfg, AlignmentParams(size=112, scale=1.0))
-    crops = np.random.default_rng(0).integers(0, 255, size=(4, 112, 112, 3), dtype=np.uint8)
+    model_cfg = ModelConfig(width=16)
+    state = load_pretrained(ck_path, model_cfg, AlignmentParams(size=64, scale=1.0))
+    crops = np.random.default_rng(0).integers(0, 255, size=(4, 64, 64, 3), dtype=np.uint8)
     model, _ = train_model(
         FrameSet(crops, np.array([0, 1, 2, 0]), np.arange(4)),
         model_cfg,
@@ -60,11 +68,13 @@ def test_pretrain_writes_a_checkpoint_that_seeds_the_backbone(image_folder, tmp_
     seeded = model.state_dict()
     assert torch.equal(seeded["stem.0.weight"], state["stem.0.weight"])
     assert torch.equal(seeded["layer4.1.conv2.weight"], state["layer4.1.conv2.weight"])
-    assert seeded["fc.weight"].shape == (3, 64)  # the 2-class head is not carried over
+    assert seeded["fc.weight"].shape == (3, 128)  # the 2-class head is not carried over
 
-    with pytest.raises(InputError, match="width 8 != this run's 16"):
-        load_pretrained(ck_path, ModelConfig(width=16), AlignmentParams(size=112, scale=1.0))
-    with pytest.raises(InputError, match="scale 1.0, this run uses size 112 scale 0.78"):
+    with pytest.raises(InputError, match="width 16 != this run's 32"):
+        load_pretrained(ck_path, ModelConfig(width=32), AlignmentParams(size=64, scale=1.0))
+    with pytest.raises(
+        InputError, match="crops of size 64 scale 1.0, this run uses size 112 scale 0.78"
+    ):
         load_pretrained(ck_path, model_cfg, AlignmentParams(size=112, scale=0.78))
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")

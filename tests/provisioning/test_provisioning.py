@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import stat
 
@@ -17,7 +18,7 @@ from device.config import load_config
 from device.delivery.keys import KeyFileError
 from device.delivery.service import add_cli as add_outbox_cli
 from device.errors import InputError
-from provisioning.broker import acl_text, write_broker_config
+from provisioning.broker import ACCESS_FILE, access_rules, write_broker_config
 from provisioning.clinic import Clinic, device_request, enroll, init_clinic, revoke
 
 
@@ -118,28 +119,60 @@ def test_enroll_from_a_device_made_csr(fresh, tmp_path):
         )
 
 
-def test_broker_config_and_acl(fresh, tmp_path):
+def test_broker_config_and_access_file(fresh, tmp_path):
     enroll(fresh, "kiosk-1")
     enroll(fresh, "kiosk-2")
     conf = write_broker_config(fresh, tmp_path / "broker").read_text()
     for line in (
-        "per_listener_settings true",
+        "per_listener_settings false",
         "require_certificate true",
         "use_identity_as_username true",
+        "use_username_as_clientid true",
+        "retain_available false",
         "allow_anonymous false",
         "listener 8883 0.0.0.0",
+        f"plugin_opt_config_file {(tmp_path / 'broker' / ACCESS_FILE).resolve()}",
     ):
-        assert line in conf
-    acl = (tmp_path / "broker" / "acl").read_text()
-    assert (
-        "user kiosk-1\ntopic write emoface/kiosk-1/summary\ntopic read emoface/kiosk-1/ack" in acl
-    )
-    assert "user emoface-receiver\ntopic read emoface/+/summary\ntopic write emoface/+/ack" in acl
-    # no device line may use a wildcard or another device's topic
-    for line in acl.splitlines():
-        if line.startswith("topic") and "+" in line:
-            assert line in ("topic read emoface/+/summary", "topic write emoface/+/ack")
-    assert stat.S_IMODE(os.stat(tmp_path / "broker" / "server.key").st_mode) == 0o600
+        assert line in conf.splitlines(), line
+    assert not [line for line in conf.splitlines() if line.startswith("acl_file")]
+    doc = json.loads((tmp_path / "broker" / ACCESS_FILE).read_text())
+    assert doc["defaultACLAccess"] == {
+        "publishClientSend": False,
+        "publishClientReceive": False,
+        "subscribe": False,
+        "unsubscribe": True,
+    }
+    clients = {c["username"]: c["roles"][0]["rolename"] for c in doc["clients"]}
+    assert set(clients) == {"emoface-receiver", "kiosk-1", "kiosk-2"}
+    roles = {r["rolename"]: r["acls"] for r in doc["roles"]}
+    k1 = {(a["acltype"], a["topic"]) for a in roles[clients["kiosk-1"]]}
+    assert k1 == {
+        ("publishClientSend", "emoface/kiosk-1/summary"),
+        ("subscribePattern", "emoface/kiosk-1/ack"),
+        ("publishClientReceive", "emoface/kiosk-1/ack"),
+    }
+    assert all(a["allow"] for acls in roles.values() for a in acls)
+    # only a receiver's rules use a wildcard
+    for ident, acls in roles.items():
+        if any("+" in a["topic"] or "#" in a["topic"] for a in acls):
+            assert ident == clients["emoface-receiver"]
+    for name in ("server.key", ACCESS_FILE):
+        assert stat.S_IMODE(os.stat(tmp_path / "broker" / name).st_mode) == 0o600
+
+
+def test_a_second_receiver_gets_its_own_identity(fresh, tmp_path):
+    from provisioning.clinic import add_receiver
+
+    folder = add_receiver(fresh, "b")
+    cert = x509.load_pem_x509_certificate((folder / "receiver.crt").read_bytes())
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "emoface-receiver-b"
+    assert stat.S_IMODE(os.stat(folder / "receiver.key").st_mode) == 0o600
+    assert fresh.receiver_identities() == ["emoface-receiver", "emoface-receiver-b"]
+    assert "emoface-receiver-b" in access_rules(fresh)
+    with pytest.raises(InputError, match="already exists"):
+        add_receiver(fresh, "b")
+    with pytest.raises(InputError):
+        add_receiver(fresh, "B/../x")
 
 
 def test_revoke_removes_the_device_and_lists_its_certificate(fresh, tmp_path):
@@ -147,7 +180,7 @@ def test_revoke_removes_the_device_and_lists_its_certificate(fresh, tmp_path):
     enroll(fresh, "kiosk-2")
     serial = fresh.registry().devices["kiosk-1"].cert_serials[0]
     revoke(fresh, "kiosk-1")
-    assert "kiosk-1" not in acl_text(fresh) and "kiosk-2" in acl_text(fresh)
+    assert "kiosk-1" not in access_rules(fresh) and "kiosk-2" in access_rules(fresh)
     crl = x509.load_pem_x509_crl(fresh.crl.read_bytes())
     assert crl.get_revoked_certificate_by_serial_number(serial) is not None
     assert fresh.registry().devices["kiosk-1"].status == "revoked"
@@ -182,7 +215,7 @@ def test_cli_round_trip_prints_no_secret(tmp_path, capsys):
     out = capsys.readouterr()
     assert "PRIVATE" not in out.out + out.err
     assert "kiosk-7" in out.out and "revoked" in out.out
-    assert "kiosk-7" not in (tmp_path / "b" / "acl").read_text()
+    assert "kiosk-7" not in (tmp_path / "b" / ACCESS_FILE).read_text()
     pw = tmp_path / "pw"
     pw.write_text("s3cret\n")
     assert (
@@ -280,12 +313,12 @@ def test_enroll_and_revoke_regenerate_the_last_broker_config(tmp_path, capsys):
         )
         == 0
     )
-    assert "kiosk-5" not in (b / "acl").read_text()
+    assert "kiosk-5" not in (b / ACCESS_FILE).read_text()
     assert emoface(["provision", "enroll", "kiosk-5", "--clinic", str(c)]) == 0
-    assert "user kiosk-5" in (b / "acl").read_text()
+    assert '"username": "kiosk-5"' in (b / ACCESS_FILE).read_text()
     crl_before = (b / "crl.pem").read_bytes()
     assert emoface(["provision", "revoke", "kiosk-5", "--clinic", str(c)]) == 0
-    assert "kiosk-5" not in (b / "acl").read_text()
+    assert "kiosk-5" not in (b / ACCESS_FILE).read_text()
     assert (b / "crl.pem").read_bytes() != crl_before
     conf = (b / "mosquitto.conf").read_text()
     assert "listener 18883" in conf and "user root" in conf  # the remembered settings

@@ -41,6 +41,7 @@ def device_config(clinic, device_id, tmp_path):
         "signing.key",
         "clinic_hpke.pub",
         "model_signing.pub",
+        "ack_signing.pub",
     ):
         text = text.replace(f'"{name}"', f'"{bundle / name}"')
     path = tmp_path / "device.toml"

@@ -65,7 +65,8 @@ class LocalBroker:
         self.start()
 
     def reload(self) -> None:
-        """SIGHUP: mosquitto re-reads the ACL file (and the CRL on new connections)."""
+        """SIGHUP: mosquitto re-reads parts of its config, but not the dynamic-security
+        access file nor the CRL: after enroll, add-receiver or revoke, `restart()`."""
         if self.proc:
             self.proc.send_signal(signal.SIGHUP)
 

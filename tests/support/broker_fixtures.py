@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from provisioning.broker import write_broker_config
-from provisioning.clinic import Clinic, enroll, init_clinic
+from provisioning.clinic import Clinic, add_receiver, enroll, init_clinic
 from receiver.service import Intake, ReceiverService
 from receiver.store import Store
 from tests.support.broker import LocalBroker, free_port
@@ -43,6 +43,7 @@ def clinic(tmp_path_factory) -> Clinic:
     c = init_clinic(folder, "Test clinic", "127.0.0.1", free_port())
     for d in DEVICES:
         enroll(c, d)
+    add_receiver(c, "two")  # a second receiver identity, for tests that run two receivers
     return c
 
 

@@ -41,10 +41,11 @@ def wait_for(pred, timeout: float = 30.0, every: float = 0.05, what: str = "cond
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
-def receiver_broker(clinic: Clinic) -> BrokerSettings:
-    return BrokerSettings(
-        clinic.broker_url, clinic.ca_cert, clinic.receiver_cert, clinic.receiver_key
-    )
+def receiver_broker(clinic: Clinic, name: str | None = None) -> BrokerSettings:
+    """A receiver's broker settings: the first receiver identity, or `emoface-receiver-NAME`
+    (each receiver process needs its own: the broker binds client ids to certificates)."""
+    cert, key = clinic.receiver_files(name)
+    return BrokerSettings(clinic.broker_url, clinic.ca_cert, cert, key)
 
 
 def device_broker(clinic: Clinic, device_id: str) -> BrokerSettings:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from device.kiosk.i18n.catalogue import LANGUAGES, MESSAGES
 
-__all__ = ["LANGUAGES", "MESSAGES", "normalise_language", "t"]
+__all__ = ["LANGUAGES", "MESSAGES", "normalise_language", "t", "tn"]
 
 _ALIASES = {
     "en": "en",
@@ -34,3 +34,17 @@ def t(key: str, lang: str = "en", **values) -> str:
     entry = MESSAGES[key]
     text = entry[normalise_language(lang)]
     return text.format(**values) if values else text
+
+
+def plural_form(n: int, lang: str = "en") -> str:
+    """The catalogue's plural form of a count: "one" or "other" (Chinese has no plural,
+    so its two forms may read the same)."""
+    return "one" if n == 1 and normalise_language(lang) == "en" else "other"
+
+
+def tn(key: str, n: int, lang: str = "en", **values) -> str:
+    """A message about `n` things: `key.one` or `key.other` (see plural_form), with {n}."""
+    form = f"{key}.{plural_form(n, lang)}"
+    if form not in MESSAGES:  # Chinese: "one" falls back to the single "other" text
+        form = f"{key}.other"
+    return t(form, lang, n=n, **values)

@@ -53,10 +53,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Only one person in front of the camera, please",
         "zh-Hans": "摄像头前请只留一人",
     },
-    "camera.face_too_small": {"en": "Please move a little closer", "zh-Hans": "请再靠近一点"},
-    "camera.head_turned": {"en": "Please face the screen", "zh-Hans": "请正对屏幕"},
+    "camera.move_closer": {"en": "Please move a little closer", "zh-Hans": "请再靠近一点"},
+    "camera.move_back": {"en": "Please sit a little further back", "zh-Hans": "请稍微向后坐一点"},
+    "camera.move_left": {
+        "en": "Please move a little to your left",
+        "zh-Hans": "请向您的左边移动一点",
+    },
+    "camera.move_right": {
+        "en": "Please move a little to your right",
+        "zh-Hans": "请向您的右边移动一点",
+    },
+    "camera.head_turned": {"en": "Please look straight at the screen", "zh-Hans": "请正对屏幕"},
     "camera.blurred": {"en": "Please hold still", "zh-Hans": "请保持不动"},
-    "camera.too_dark": {"en": "More light is needed", "zh-Hans": "光线不足"},
+    "camera.too_dark": {
+        "en": "More light is needed: please face a lamp or a window",
+        "zh-Hans": "光线不足，请面向灯光或窗户",
+    },
     "camera.too_bright": {
         "en": "Too bright: please move out of direct light",
         "zh-Hans": "太亮了，请避开直射光",
@@ -103,7 +115,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "phq9.8": {
         "en": "Moving or speaking so slowly that other people could have noticed?\n"
-        "Or the opposite - being so fidgety or restless that you have\nbeen moving around a lot more than usual",
+        "Or the opposite - being so fidgety or restless that you have "
+        "been moving around a lot more than usual",
         "zh-Hans": "动作或说话速度缓慢到别人已经察觉？\n或正好相反，烦躁或坐立不安、动来动去的情况比平常更多",
     },
     "phq9.9": {
@@ -164,7 +177,33 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The station cannot start a session right now.\nPlease call a member of staff.",
         "zh-Hans": "本设备暂时无法开始检测。\n请联系工作人员。",
     },
+    # -- urgent answer (calm, never a diagnosis) and the session code -------------------
+    "urgent.title": {"en": "Thank you for telling us", "zh-Hans": "谢谢您告诉我们"},
+    "urgent.body": {
+        "en": "A member of staff will come to talk with you shortly.\n"
+        "You can carry on with the questions while you wait.",
+        "zh-Hans": "工作人员很快会过来和您谈一谈。\n等待期间，您可以继续回答问题。",
+    },
+    "urgent.body_pause": {
+        "en": "A member of staff will come to talk with you shortly.\n"
+        "Please stay here; they will help you continue.",
+        "zh-Hans": "工作人员很快会过来和您谈一谈。\n请在这里稍候，他们会帮助您继续。",
+    },
+    "urgent.badge": {"en": "Staff alert ({n})", "zh-Hans": "工作人员提醒（{n}）"},
+    "btn.staff": {"en": "Staff", "zh-Hans": "工作人员"},
+    "thanks.code": {
+        "en": "Your session code: {code}",
+        "zh-Hans": "您的检测编号：{code}",
+    },
     # -- operator -------------------------------------------------------------------------
+    "op.urgent": {
+        "en": "URGENT ANSWER: session {code}, {item}, at {when} ({sent})",
+        "zh-Hans": "紧急回答：检测 {code}，{item}，{when}（{sent}）",
+    },
+    "op.urgent_sent": {"en": "alert queued for the clinic", "zh-Hans": "提醒已排队发送至诊所"},
+    "op.urgent_failed": {"en": "ALERT NOT QUEUED: {error}", "zh-Hans": "提醒未能排队：{error}"},
+    "op.ack_alert": {"en": "Acknowledge", "zh-Hans": "确认提醒"},
+    "op.last_code": {"en": "Last session code: {code}", "zh-Hans": "上次检测编号：{code}"},
     "pin.title": {"en": "Operator PIN", "zh-Hans": "操作员密码"},
     "pin.wrong": {"en": "Wrong PIN", "zh-Hans": "密码错误"},
     "op.title": {"en": "Operator menu", "zh-Hans": "操作员菜单"},
@@ -172,9 +211,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Device: {device_id}   software {version}",
         "zh-Hans": "设备：{device_id}   软件 {version}",
     },
-    "op.outbox": {
-        "en": "Outbox: {depth} summaries waiting",
-        "zh-Hans": "发件箱：{depth} 份摘要待发送",
+    "op.outbox.one": {"en": "Outbox: 1 summary waiting", "zh-Hans": "发件箱：1 份摘要待发送"},
+    "op.outbox.other": {
+        "en": "Outbox: {n} summaries waiting",
+        "zh-Hans": "发件箱：{n} 份摘要待发送",
+    },
+    "op.outbox_unknown": {"en": "Outbox: not readable", "zh-Hans": "发件箱：无法读取"},
+    "op.delivery_error": {"en": "Delivery problem: {error}", "zh-Hans": "发送问题：{error}"},
+    "op.last_session": {
+        "en": "Last session: {status}{reason}, queued in {seconds} s",
+        "zh-Hans": "上次检测：{status}{reason}，{seconds} 秒内排队",
+    },
+    "op.camera_counts": {
+        "en": "Camera frames: {captured} captured, {analysed} analysed, {dropped} dropped",
+        "zh-Hans": "摄像头画面：采集 {captured}，分析 {analysed}，丢弃 {dropped}",
     },
     "op.last_sync": {"en": "Last delivery: {when}", "zh-Hans": "最近发送：{when}"},
     "op.never": {"en": "never", "zh-Hans": "从未"},
@@ -187,7 +237,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "op.camera_test": {"en": "Camera test", "zh-Hans": "摄像头测试"},
     "op.shutdown": {"en": "Shut down", "zh-Hans": "关闭"},
-    "op.exit": {"en": "Back to welcome", "zh-Hans": "返回欢迎页"},
+    "op.exit": {"en": "Close menu", "zh-Hans": "退出菜单"},
     "op.placeholder_warning": {
         "en": "PLACEHOLDER stimulus pack: not for clinical use",
         "zh-Hans": "占位刺激素材包：不可用于临床",

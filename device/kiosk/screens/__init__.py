@@ -2,15 +2,16 @@
 
 * base: the Screen base class, its layout helpers, and Outcome;
 * patient: welcome, consent, camera check, and the message screen (thank you, declined);
-* questionnaire: PHQ-9 / GAD-7 pages;
+* questionnaire: PHQ-9 / GAD-7 pages, and the calm message after an urgent answer;
 * playback: the stimulus timeline, then the processing screen;
-* operator_menu: the PIN pad and the operator menu.
+* operator_menu: the PIN pads (operator menu; acknowledging an urgent answer) and the
+  operator menu.
 
 Screens report outcomes; device.kiosk.app owns every transition between them.
 """
 
 from device.kiosk.screens.base import Outcome, Screen
-from device.kiosk.screens.operator_menu import OperatorScreen, PinScreen
+from device.kiosk.screens.operator_menu import OperatorScreen, PinScreen, UrgentPinScreen
 from device.kiosk.screens.patient import (
     CameraCheckScreen,
     ConsentScreen,
@@ -18,7 +19,7 @@ from device.kiosk.screens.patient import (
     WelcomeScreen,
 )
 from device.kiosk.screens.playback import PlaybackScreen, ProcessingScreen
-from device.kiosk.screens.questionnaire import QuestionnaireScreen
+from device.kiosk.screens.questionnaire import QuestionnaireScreen, UrgentScreen
 
 __all__ = [
     "CameraCheckScreen",
@@ -31,5 +32,7 @@ __all__ = [
     "ProcessingScreen",
     "QuestionnaireScreen",
     "Screen",
+    "UrgentPinScreen",
+    "UrgentScreen",
     "WelcomeScreen",
 ]

@@ -33,6 +33,7 @@ class Screen:
     name = "screen"
     idle_timeout = True  # the app's idle timeout sends the patient back to welcome
     OUTCOMES: tuple[str, ...] = ()  # what this screen reports (each has a row in the app)
+    ANSWER_PX = 52  # answer buttons: above the 48 px minimum, for unsteady hands
 
     def __init__(self, app):
         self.app = app
@@ -57,14 +58,18 @@ class Screen:
     def margin(self) -> int:
         return self.size[0] // 20
 
+    def top_margin(self) -> int:
+        """Above the title: less than the side margin, the height is the scarce direction."""
+        return self.size[1] // 20
+
     def button_row(
         self, specs: list[tuple[str, str, int | None, tuple]], y: int | None = None
     ) -> list[Button]:
         """Buttons side by side across the bottom: specs are (label, action, key, colour)."""
         w, h = self.size
         m = self.margin()
-        bh = max(48, h // 7)
-        y = h - m - bh if y is None else y
+        bh = max(ui.MIN_TARGET_PX, h // 8)
+        y = h - m // 2 - bh if y is None else y
         n = len(specs)
         gap = m // 2
         bw = (w - 2 * m - gap * (n - 1)) // n
@@ -72,6 +77,39 @@ class Screen:
             Button(pygame.Rect(m + i * (bw + gap), y, bw, bh), label, action, key, colour)
             for i, (label, action, key, colour) in enumerate(specs)
         ]
+
+    def answer_grid(
+        self, specs: list[tuple[str, str, int | None]], bottom: int, columns: int = 2
+    ) -> list[Button]:
+        """Answer buttons in a grid whose last row ends at `bottom`: specs are (label,
+        action, key), left to right then top to bottom. Their size depends on the screen
+        only, never on the text above them, and is at least ANSWER_PX tall."""
+        w, h = self.size
+        m = self.margin()
+        gap = max(8, h // 60)
+        bh = max(self.ANSWER_PX, h // 9)
+        rows = -(-len(specs) // columns)
+        bw = (w - 2 * m - gap * (columns - 1)) // columns
+        top = bottom - rows * bh - (rows - 1) * gap
+        return [
+            Button(
+                pygame.Rect(
+                    m + (i % columns) * (bw + gap), top + (i // columns) * (bh + gap), bw, bh
+                ),
+                label,
+                action,
+                key,
+            )
+            for i, (label, action, key) in enumerate(specs)
+        ]
+
+    def corner_button(self, label: str, action: str, key: int | None, colour, side: str) -> Button:
+        """A secondary button in a bottom corner ("left" or "right"), at least 48 px each way."""
+        w, h = self.size
+        m = self.margin() // 2
+        bw, bh = max(ui.MIN_TARGET_PX, w // 5), max(ui.MIN_TARGET_PX, h // 9)
+        x = m if side == "left" else w - m - bw
+        return Button(pygame.Rect(x, h - m - bh, bw, bh), label, action, key, colour)
 
     def fit_role(self, text: str, width: int, height: int, roles=("body", "small")) -> str:
         """The largest text role in `roles` whose wrapped `text` fits in width x height."""
@@ -83,14 +121,29 @@ class Screen:
                 return role
         return roles[-1]
 
-    def title(self, surf: pygame.Surface, text: str) -> int:
+    def title(
+        self, surf: pygame.Surface, text: str, aside: str | None = None, role: str = "title"
+    ) -> int:
+        """The screen's title at the top left; `aside` (e.g. "Question 9 of 9") in muted
+        text at the right of the same line. Returns the y below the title."""
         m = self.margin()
+        fonts = self.app.fonts
+        width = self.size[0] - 2 * m
+        if aside:
+            img = fonts.render(aside, "small", ui.MUTED)
+            font = fonts.font(role, text)
+            base = self.top_margin() + font.get_ascent() - fonts.font("small", aside).get_ascent()
+            draw_text(
+                surf,
+                fonts,
+                aside,
+                pygame.Rect(m + width - img.get_width(), base, img.get_width() + 1, 99),
+                "small",
+                ui.MUTED,
+            )
+            width -= img.get_width() + m // 2
         return draw_text(
-            surf,
-            self.app.fonts,
-            text,
-            pygame.Rect(m, m, self.size[0] - 2 * m, self.size[1]),
-            "title",
+            surf, fonts, text, pygame.Rect(m, self.top_margin(), width, self.size[1]), role
         )
 
     # -- lifecycle ------------------------------------------------------------------------

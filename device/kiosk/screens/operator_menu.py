@@ -9,6 +9,7 @@ import pygame
 
 from device import __version__
 from device.kiosk import ui
+from device.kiosk.i18n import tn
 from device.kiosk.screens.base import Screen
 from device.kiosk.ui import Button, draw_text
 
@@ -76,18 +77,45 @@ class PinScreen(Screen):
         )
 
 
+class UrgentPinScreen(PinScreen):
+    """The PIN pad opened from the urgent-answer screen: a right PIN acknowledges the alert
+    and the session goes on; wrong PINs or Cancel lead back to that screen, never away.
+    `urgent` is the screen it was opened from."""
+
+    name = "urgent_pin"
+
+    def __init__(self, app, urgent):
+        super().__init__(app)
+        self.urgent = urgent
+        self.idle_timeout = not urgent.pause
+
+    def on_action(self, action):
+        if action == "cancel":
+            self.report("cancelled")
+        elif action == "ok" and self.app.check_pin(self.digits):
+            self.report("pin_ok")
+        elif action == "ok":
+            self.tries += 1
+            self.digits = ""
+            self.wrong = True
+            self.report("pin_wrong")
+        else:  # digits
+            super().on_action(action)
+
+
 class OperatorScreen(Screen):
     name = "operator"
-    OUTCOMES = ("camera_test", "exit", "shutdown")
+    OUTCOMES = ("camera_test", "exit", "shutdown", "acknowledged")
 
     def layout(self):
-        self.buttons = self.button_row(
-            [
-                (self.t("op.camera_test"), "camera", pygame.K_c, ui.ACCENT),
-                (self.t("op.exit"), "exit", pygame.K_ESCAPE, ui.DISABLED),
-                (self.t("op.shutdown"), "shutdown", None, ui.DANGER),
-            ]
-        )
+        specs = [
+            (self.t("op.camera_test"), "camera", pygame.K_c, ui.ACCENT),
+            (self.t("op.exit"), "exit", pygame.K_ESCAPE, ui.DISABLED),
+            (self.t("op.shutdown"), "shutdown", None, ui.DANGER),
+        ]
+        if self.app.alarm.active:  # an urgent answer waits: acknowledging comes first
+            specs.insert(0, (self.t("op.ack_alert"), "acknowledge", pygame.K_a, ui.DANGER))
+        self.buttons = self.button_row(specs)
 
     def on_action(self, action):
         if action == "camera":
@@ -96,6 +124,8 @@ class OperatorScreen(Screen):
             self.report("exit")
         elif action == "shutdown":
             self.report("shutdown")
+        elif action == "acknowledge":
+            self.report("acknowledged")
 
     def lines(self) -> list[str]:
         app = self.app
@@ -107,7 +137,9 @@ class OperatorScreen(Screen):
         bundle = app.settings.model_bundle
         lines = [
             self.t("op.device", device_id=app.settings.device_id, version=__version__),
-            self.t("op.outbox", depth=depth),
+            tn("op.outbox", depth, self.app.language)
+            if isinstance(depth, int)
+            else self.t("op.outbox_unknown"),
             self.t("op.last_sync", when=last or self.t("op.never")),
             self.t(
                 "op.model",
@@ -122,13 +154,29 @@ class OperatorScreen(Screen):
         if st.get("full_reason"):
             lines.append(self.t("op.full", reason=st["full_reason"]))
         if st.get("last_error"):
-            lines.append(f"delivery: {st['last_error']}")
+            lines.append(self.t("op.delivery_error", error=st["last_error"]))
+        for a in app.alarm.pending:
+            sent = (
+                self.t("op.urgent_sent")
+                if a.message_id
+                else self.t("op.urgent_failed", error=a.error)
+            )
+            when = time.strftime("%H:%M", time.localtime(a.raised))
+            item = a.item.replace(":", " item ")  # "PHQ-9:9" -> "PHQ-9 item 9"
+            lines.insert(
+                0, self.t("op.urgent", code=a.session_code, item=item, when=when, sent=sent)
+            )
+        if app.last_result and app.last_result.get("code"):
+            lines.append(self.t("op.last_code", code=app.last_result["code"]))
         if app.last_result:
             r = app.last_result
             lines.append(
-                f"last session: {r['status']}"
-                + (f" ({r['reason']})" if r.get("reason") else "")
-                + f", queued in {r.get('finalise_s', 0):.2f} s"
+                self.t(
+                    "op.last_session",
+                    status=r["status"],
+                    reason=f" ({r['reason']})" if r.get("reason") else "",
+                    seconds=f"{r.get('finalise_s') or 0:.2f}",
+                )
             )
         return lines
 

@@ -11,6 +11,7 @@ import math
 import pygame
 
 from device.kiosk import ui
+from device.kiosk.guidance import ARROWS, advice
 from device.kiosk.screens.base import Screen
 from device.kiosk.ui import Button, draw_text
 
@@ -189,22 +190,21 @@ class CameraCheckScreen(Screen):
         elif action == "back":
             self.report("back")
 
+    def advice(self) -> str | None:
+        """The catalogue key of what the patient should do now (None: nothing)."""
+        st = self.app.capture.status
+        return advice(st.reason if not st.ok else None, st.place)
+
     def message(self) -> tuple[str, tuple]:
         cap = self.app.capture
         if cap.lost_reason:
             return self.t("camera.unavailable"), ui.DANGER
-        st = cap.status
         if cap.frames_analysed == 0:
             return self.t("camera.searching"), ui.MUTED
-        if self.ready:
-            return self.t("camera.ready"), ui.GOOD
-        if st.ok:
-            return self.t("camera.good"), ui.GOOD
-        key = f"camera.{st.reason}"
-        try:
-            return self.t(key), ui.WARN
-        except KeyError:
-            return self.t("camera.no_face"), ui.WARN
+        key = self.advice()
+        if key is None:
+            return self.t("camera.ready" if self.ready else "camera.good"), ui.GOOD
+        return self.t(key), ui.WARN
 
     def draw(self, surf):
         super().draw(surf)
@@ -212,19 +212,29 @@ class CameraCheckScreen(Screen):
         m = self.margin()
         y = self.title(surf, self.t("camera.title"))
         text, colour = self.message()
-        centre = (w // 2, y + (h - y - h // 7 - m) // 2 - h // 20)
-        r = h // 7
-        pygame.draw.ellipse(
-            surf, colour, pygame.Rect(centre[0] - r * 3 // 4, centre[1] - r, r * 3 // 2, 2 * r), 6
-        )
-        progress = min(
-            1.0, self.app.capture.status.stable_frames / max(1, self.app.settings.stable_frames)
-        )
+        # the message sits just above the buttons, however many lines it wraps to
+        fonts = self.app.fonts
+        font = fonts.font("body", text)
+        text_h = len(ui.wrap(text, font, w - 2 * m)) * int(font.get_linesize() * 1.1)
+        bottom = self.buttons[0].rect.top - h // 60 - text_h
+        top = y
+        r = max(24, (bottom - top) * 2 // 7)  # head half-height of the target silhouette
+        centre = (w // 2, top + (bottom - top) // 2 - r // 4)
+        # the outline is neutral; it turns green once the face is where it should be
+        self.draw_silhouette(surf, centre, r, ui.ON_BG[ui.GOOD] if colour == ui.GOOD else ui.MUTED)
+        cap = self.app.capture
+        place = cap.status.place if cap.frames_analysed and not cap.lost_reason else None
+        if place is not None:
+            self.draw_face_marker(surf, centre, r, place)
+        arrow = ARROWS.get(self.advice() or "") if place is not None else None
+        if arrow:
+            self.draw_arrow(surf, centre, r, arrow)
+        progress = min(1.0, cap.status.stable_frames / max(1, self.app.settings.stable_frames))
         if progress > 0:
             pygame.draw.arc(
                 surf,
-                ui.GOOD,
-                pygame.Rect(centre[0] - r - 12, centre[1] - r - 12, 2 * r + 24, 2 * r + 24),
+                ui.ON_BG[ui.GOOD],
+                pygame.Rect(centre[0] - r - 14, centre[1] - r - 14, 2 * r + 28, 2 * r + 28),
                 math.pi / 2,
                 math.pi / 2 + 2 * math.pi * progress,
                 6,
@@ -233,17 +243,58 @@ class CameraCheckScreen(Screen):
             surf,
             self.app.fonts,
             text,
-            pygame.Rect(m, centre[1] + r + h // 30, w - 2 * m, h),
+            pygame.Rect(m, bottom, w - 2 * m, h),
             "body",
             colour,
             "center",
         )
         if self.operator:
-            cap = self.app.capture
-            info = f"captured {cap.frames_captured}  analysed {cap.frames_analysed}  dropped {cap.frames_dropped}"
+            info = self.t(
+                "op.camera_counts",
+                captured=cap.frames_captured,
+                analysed=cap.frames_analysed,
+                dropped=cap.frames_dropped,
+            )
             draw_text(
                 surf, self.app.fonts, info, pygame.Rect(m, y, w - 2 * m, h), "small", ui.MUTED
             )
+
+    @staticmethod
+    def draw_silhouette(surf, centre, r: int, colour) -> None:
+        """Where the head and shoulders should be: an outline, never the camera image."""
+        cx, cy = centre
+        head = pygame.Rect(cx - r * 3 // 4, cy - r, r * 3 // 2, 2 * r)
+        pygame.draw.ellipse(surf, colour, head, 5)
+        shoulders = pygame.Rect(cx - r * 2, cy + r * 9 // 10, r * 4, r * 2)
+        pygame.draw.arc(surf, colour, shoulders, 0.15 * math.pi, 0.85 * math.pi, 5)
+
+    @staticmethod
+    def draw_face_marker(surf, centre, r: int, place) -> None:
+        """The face as it is now, mirrored like a mirror, scaled so the target width fills
+        the silhouette's head; a filled disc, not a picture."""
+        target_w = 0.33  # jaw width (fraction of the frame) that fills the silhouette
+        span = r * 2.5  # screen pixels for a shift of the whole frame width
+        x = centre[0] + (place.mirrored_cx - 0.5) * span
+        yy = centre[1] + (place.cy - 0.5) * span * 0.6
+        radius = max(6, min(int(r * 2), int(r * 0.75 * place.width / target_w)))
+        disc = pygame.Surface((2 * radius, 2 * radius), pygame.SRCALPHA)
+        pygame.draw.circle(disc, (*ui.ON_BG[ui.ACCENT], 110), (radius, radius), radius)
+        surf.blit(disc, (int(x) - radius, int(yy) - radius))
+
+    @staticmethod
+    def draw_arrow(surf, centre, r: int, direction: str) -> None:
+        """A large arrow beside the silhouette pointing the way to move (as the patient sees it)."""
+        sign = -1 if direction == "left" else 1
+        x0 = centre[0] + sign * int(r * 1.4)
+        x1 = x0 + sign * r
+        y = centre[1]
+        colour = ui.ON_BG[ui.WARN]
+        pygame.draw.line(surf, colour, (x0, y), (x1 - sign * r // 3, y), 10)
+        pygame.draw.polygon(
+            surf,
+            colour,
+            [(x1, y), (x1 - sign * r // 2, y - r // 3), (x1 - sign * r // 2, y + r // 3)],
+        )
 
 
 class MessageScreen(Screen):
@@ -255,9 +306,10 @@ class MessageScreen(Screen):
     idle_timeout = False
     OUTCOMES = ("done", "timed_out")
 
-    def __init__(self, app, title_key: str | None, body_key: str):
+    def __init__(self, app, title_key: str | None, body_key: str, extra: str | None = None):
         super().__init__(app)
         self.title_key, self.body_key = title_key, body_key
+        self.extra = extra  # a line below the body (the session code on the thank-you screen)
 
     def layout(self):
         self.buttons = self.button_row([(self.t("btn.done"), "done", pygame.K_RETURN, ui.ACCENT)])
@@ -283,7 +335,7 @@ class MessageScreen(Screen):
                 "huge",
                 align="center",
             )
-        draw_text(
+        y = draw_text(
             surf,
             self.app.fonts,
             self.t(self.body_key),
@@ -291,3 +343,12 @@ class MessageScreen(Screen):
             "body",
             align="center",
         )
+        if self.extra:
+            draw_text(
+                surf,
+                self.app.fonts,
+                self.extra,
+                pygame.Rect(m, y + h // 30, w - 2 * m, h),
+                "title",
+                align="center",
+            )

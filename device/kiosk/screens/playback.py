@@ -8,7 +8,7 @@ import pygame
 from device.kiosk import ui
 from device.kiosk.player import ClipPlayer
 from device.kiosk.screens.base import Screen
-from device.kiosk.ui import Button, draw_text
+from device.kiosk.ui import draw_text
 
 
 class PlaybackScreen(Screen):
@@ -38,15 +38,8 @@ class PlaybackScreen(Screen):
         self.ended = False
 
     def layout(self):
-        w, h = self.size
-        m = self.margin() // 2
-        sh = max(36, h // 14)
-        self.stop_button = Button(
-            pygame.Rect(w - m - w // 7, h - m - sh, w // 7, sh),
-            self.t("btn.stop"),
-            "stop",
-            pygame.K_ESCAPE,
-            ui.DISABLED,
+        self.stop_button = self.corner_button(
+            self.t("btn.stop"), "stop", pygame.K_ESCAPE, ui.DISABLED, "right"
         )
         self.confirm_buttons = self.button_row(
             [

@@ -23,7 +23,9 @@ def check_provider_names(names: Sequence[str]) -> None:
     """Raise ValueError naming the first unknown provider (config validation uses this)."""
     for n in names:
         if n not in PROVIDER_CHOICES:
-            raise ValueError(f"unknown ONNX Runtime provider {n!r} (known: {', '.join(PROVIDER_CHOICES)})")
+            raise ValueError(
+                f"unknown ONNX Runtime provider {n!r} (known: {', '.join(PROVIDER_CHOICES)})"
+            )
 
 
 def select_providers(wanted: Sequence[str], available: Sequence[str]) -> list[str]:

@@ -118,7 +118,7 @@ def test_export_with_crash_keeps_the_old_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(InputError, match="cannot write the export: disk full"):
         d._outbox.export(out, remove=True)
     monkeypatch.undo()
     assert out.read_text() == "previous export"

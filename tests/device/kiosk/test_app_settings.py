@@ -15,6 +15,8 @@ SHARED = {
     "questionnaires": (KioskSection, "questionnaires"),
     "operator_pin": (KioskSection, "operator_pin"),
     "idle_timeout_s": (KioskSection, "idle_timeout_s"),
+    "urgent_phq9_item9_min": (KioskSection, "urgent_phq9_item9_min"),
+    "urgent_action": (KioskSection, "urgent_action"),
 }
 
 

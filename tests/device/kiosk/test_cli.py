@@ -37,8 +37,9 @@ def test_demo_runs_a_whole_session_into_a_sealed_summary(tmp_path, video):
     )
     assert r.returncode == 0, r.stderr[-3000:]
     out = r.stdout
-    assert "sealed summary: message" in out and "outbox.sqlite" in out
-    assert "session: complete" in out
+    assert "Sealed message" in out and "outbox.sqlite" in out
+    assert "Session: complete" in out
+    assert "pygame" not in out  # no banner: the output is for a person
     for cond in ("neutral", "happiness", "sadness", "anger", "fear"):
         assert cond in out
     opened = json.loads((tmp_path / "w" / "summary.opened.json").read_text())

@@ -10,6 +10,7 @@ app beyond what drawing and data entry need).
 from __future__ import annotations
 
 import ast
+import dataclasses
 from pathlib import Path
 
 import pygame
@@ -70,6 +71,10 @@ class FakeDelivery:
     def submit(self, summary):
         self.submitted.append(summary)
         return f"m-{len(self.submitted)}"
+
+    def submit_alert(self, alert):
+        self.alerts = [*getattr(self, "alerts", []), alert]
+        return f"a-{len(self.alerts)}"
 
     def status(self):
         return {"outbox_depth": len(self.submitted)}
@@ -238,6 +243,28 @@ def _operator(app):
     return show(app, screens.OperatorScreen(app))
 
 
+def _pausing(app):
+    """The clinic's config says: pause the session after an urgent answer."""
+    app.settings = dataclasses.replace(app.settings, urgent_action="pause")
+    return app
+
+
+def _urgent(app):
+    """PHQ-9 item 9 just answered "Several days": the calm message, the alarm on."""
+    _form(0, 8, {"PHQ-9": [0] * 8 + [1]})(app).report("answered")
+    assert app.screen.name == "urgent"
+    return app.screen
+
+
+def _urgent_pin(tries):
+    def make(app):
+        _urgent(app).report("staff")
+        app.screen.tries = tries
+        return app.screen
+
+    return make
+
+
 def _is(name, **attrs):
     def check(app, before):
         assert app.screen.name == name, app.screen.name
@@ -359,6 +386,21 @@ CASES = [
         {},
         _is("playback"),
     ),
+    (
+        ("questionnaire", "answered"),
+        _form(0, 8, {"PHQ-9": [0] * 8 + [1]}),
+        {},
+        _all(
+            _is("urgent", pause=False),
+            lambda a, b: a.alarm.active and [x["item"] for x in a.delivery.alerts] == ["PHQ-9:9"],
+        ),
+    ),
+    (
+        ("questionnaire", "answered"),
+        lambda app: _form(0, 8, {"PHQ-9": [0] * 8 + [1]})(_pausing(app)),
+        {},
+        _all(_is("urgent", pause=True), lambda a, b: a.screen.find("continue") is None),
+    ),
     (("questionnaire", "back"), _form(0, 3), {}, _is("questionnaire", q_index=0, item=2)),
     (("questionnaire", "back"), _form(1, 0), {}, _is("questionnaire", q_index=1, item=-1)),
     (("questionnaire", "skipped"), _form(0, -1), {}, _is("questionnaire", q_index=1, item=-1)),
@@ -418,6 +460,32 @@ CASES = [
     # message
     (("message", "done"), _message, {}, _is("welcome")),
     (("message", "timed_out"), _message, {}, _is("welcome")),
+    # after an urgent answer
+    (("urgent", "continue"), _urgent, {}, _is("questionnaire", q_index=1, item=-1)),
+    (("urgent", "staff"), _urgent, {}, _is("urgent_pin")),
+    (
+        ("urgent_pin", "pin_ok"),
+        _urgent_pin(0),
+        {},
+        _all(_is("questionnaire", q_index=1, item=-1), lambda a, b: not a.alarm.active),
+    ),
+    (("urgent_pin", "pin_wrong"), _urgent_pin(1), {}, _stays),
+    (("urgent_pin", "pin_wrong"), _urgent_pin(screens.PinScreen.MAX_TRIES), {}, _is("urgent")),
+    (
+        ("urgent_pin", "cancelled"),
+        _urgent_pin(0),
+        {},
+        _all(_is("urgent"), lambda a, b: a.alarm.active),
+    ),
+    (
+        ("operator", "acknowledged"),
+        lambda app: (_urgent(app), _operator(app))[1],
+        {},
+        _all(
+            _is("operator"),
+            lambda a, b: not a.alarm.active and a.screen.find("acknowledge") is None,
+        ),
+    ),
     # operator
     (("pin", "pin_ok"), _pin(0), {}, _is("operator")),
     (("pin", "pin_wrong"), _pin(1), {}, _stays),
@@ -541,6 +609,7 @@ def test_the_screens_report_through_the_table_when_driven_by_their_buttons(app):
 # What a screen may use of the app: drawing, the clock, language, data entry, read-only
 # status, and (in the base class only) the one call that hands an outcome to the table.
 APP_ATTRIBUTES = {
+    "alarm",
     "capture",
     "check_pin",
     "delivery_status",

@@ -70,7 +70,9 @@ def test_missing_signature_and_bad_key_file(make_bundle, keypair, tmp_path):
         verify_bundle(b, keypair[2])
     bad = tmp_path / "junk.pem"
     bad.write_text("not a key")
-    with pytest.raises(ModelError, match=r"model-signing key .*junk.pem: not a valid PEM public key"):
+    with pytest.raises(
+        ModelError, match=r"model-signing key .*junk.pem: not a valid PEM public key"
+    ):
         verify_bundle(make_bundle("c"), bad)
 
 
@@ -140,12 +142,16 @@ def test_public_key_object_accepted(make_bundle, keypair):
     assert clf.manifest_sha256
 
 
-def test_the_pinned_key_may_be_the_signers_private_pem_but_not_another_kind(make_bundle, keypair, tmp_path):
+def test_the_pinned_key_may_be_the_signers_private_pem_but_not_another_kind(
+    make_bundle, keypair, tmp_path
+):
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
     from device.delivery.keys import write_public_key
 
     assert verify_bundle(make_bundle("p"), keypair[1]).version >= 1  # the private PEM itself
     x = write_public_key(tmp_path / "x25519.pub", X25519PrivateKey.generate().public_key())
-    with pytest.raises(ModelError, match=r"model-signing key .*x25519.pub: expected Ed25519PublicKey"):
+    with pytest.raises(
+        ModelError, match=r"model-signing key .*x25519.pub: expected Ed25519PublicKey"
+    ):
         verify_bundle(make_bundle("q"), x)

@@ -37,7 +37,9 @@ def test_registry_holds_both_backends_with_their_file_suffixes():
 
 
 def test_unknown_runtime_is_refused_with_the_known_ones():
-    with pytest.raises(ModelError, match=r"unknown runtime 'tensorflow' \(known: litert, onnxruntime\)"):
+    with pytest.raises(
+        ModelError, match=r"unknown runtime 'tensorflow' \(known: litert, onnxruntime\)"
+    ):
         open_model("tensorflow", "x.pb")
 
 
@@ -134,7 +136,10 @@ def test_provider_selection(wanted, available, chosen):
 
 
 def test_unknown_provider_names_are_refused():
-    with pytest.raises(ValueError, match=r"unknown ONNX Runtime provider 'gpu' \(known: auto, tensorrt, cuda, cpu\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown ONNX Runtime provider 'gpu' \(known: auto, tensorrt, cuda, cpu\)",
+    ):
         check_provider_names(["cpu", "gpu"])
     with pytest.raises(ModelError, match="unknown ONNX Runtime provider 'npu'"):
         open_model("onnxruntime", "any.onnx", providers=["npu"])

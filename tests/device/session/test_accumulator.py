@@ -71,8 +71,9 @@ def test_memory_does_not_grow_with_frames():
 
     def size():
         return sum(sys.getsizeof(v) for v in vars(acc).values()) + sum(
-            a.nbytes for b in [acc.whole, *acc.blocks.values()] for a in
-            (b.features.mean, b.displacement.mean, b.regions.mean, b.organs.mean)
+            a.nbytes
+            for b in [acc.whole, *acc.blocks.values()]
+            for a in (b.features.mean, b.displacement.mean, b.regions.mean, b.organs.mean)
         )
 
     for i in range(100):

@@ -44,13 +44,18 @@ def test_no_face_video_says_so_in_summary_and_exit_code(testdata, tmp_path, caps
     "make, expect",
     [
         (lambda d: d / "missing.mp4", "no such file"),
-        (lambda d: (d / "text.mp4").write_text("not a video") and d / "text.mp4", "cannot open as a video"),
+        (
+            lambda d: (d / "text.mp4").write_text("not a video") and d / "text.mp4",
+            "cannot open as a video",
+        ),
     ],
 )
 def test_bad_input_gives_a_clear_error_without_traceback(tmp_path, make, expect):
     path = make(tmp_path)
     proc = subprocess.run(
-        [sys.executable, "-m", "device.cli", "analyze", str(path), "-q"], capture_output=True, text=True
+        [sys.executable, "-m", "device.cli", "analyze", str(path), "-q"],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert expect in proc.stderr
@@ -80,7 +85,8 @@ def test_truncated_file_is_an_error_and_keeps_the_readable_part(testdata, tmp_pa
     out = tmp_path / "s.json"
     proc = subprocess.run(
         [sys.executable, "-m", "device.cli", "analyze", str(video), "--out", str(out), "-q"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2, proc.stderr
     assert "truncated" in proc.stderr and "Traceback" not in proc.stderr
@@ -96,12 +102,28 @@ def test_analysing_writes_no_file_but_the_summary(testdata, tmp_path):
     work = tmp_path / "work"
     for d in ("work", "home", "tmp"):
         (tmp_path / d).mkdir()
-    env = dict(os.environ, HOME=str(tmp_path / "home"), TMPDIR=str(tmp_path / "tmp"),
-               XDG_CACHE_HOME=str(tmp_path / "home" / ".cache"), EMOFACE_MODEL_DIR=str(default_model_dir()))
+    env = dict(
+        os.environ,
+        HOME=str(tmp_path / "home"),
+        TMPDIR=str(tmp_path / "tmp"),
+        XDG_CACHE_HOME=str(tmp_path / "home" / ".cache"),
+        EMOFACE_MODEL_DIR=str(default_model_dir()),
+    )
     proc = subprocess.run(
-        [sys.executable, "-m", "device.cli", "analyze", str(testdata / "video" / "face_noface.mov"),
-         "--out", "summary.json", "-q"],
-        cwd=work, env=env, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "device.cli",
+            "analyze",
+            str(testdata / "video" / "face_noface.mov"),
+            "--out",
+            "summary.json",
+            "-q",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr
     files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())

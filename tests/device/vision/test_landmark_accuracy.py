@@ -16,6 +16,7 @@ from device.vision.facemap import mp478_to_68
 def read_rgb(path):
     return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
 
+
 CROP = 256
 
 
@@ -35,9 +36,18 @@ def _nme(pipeline, testdata):
     all_pts, no_jaw = [], []
     for rgb, (left, t, w, h), gt in _faces(testdata):
         k = CROP / (2.0 * max(w, h))
-        m = np.array([[k, 0, CROP / 2 - k * (left + w / 2)], [0, k, CROP / 2 - k * (t + h / 2)]], np.float32)
-        crop = cv2.warpAffine(rgb, m, (CROP, CROP), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-        box = (CROP / 2 - k * w / 2, CROP / 2 - k * h / 2, CROP / 2 + k * w / 2, CROP / 2 + k * h / 2)
+        m = np.array(
+            [[k, 0, CROP / 2 - k * (left + w / 2)], [0, k, CROP / 2 - k * (t + h / 2)]], np.float32
+        )
+        crop = cv2.warpAffine(
+            rgb, m, (CROP, CROP), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+        )
+        box = (
+            CROP / 2 - k * w / 2,
+            CROP / 2 - k * h / 2,
+            CROP / 2 + k * w / 2,
+            CROP / 2 + k * h / 2,
+        )
         pts = mp478_to_68(pipeline.landmarker.landmarks_in_box(crop, box))[:, :2]
         pts = (pts - m[:, 2]) / k
         err = np.linalg.norm(pts - gt, axis=1) / np.linalg.norm(gt[36] - gt[45])

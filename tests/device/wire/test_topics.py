@@ -17,7 +17,7 @@ from device.wire.topics import (
     is_device_id,
     shared_subscription,
 )
-from provisioning.broker import acl_text
+from provisioning.broker import RECEIVE, SEND, SUB, access_rules
 from provisioning.clinic import RECEIVER_IDENTITY, enroll, init_clinic, revoke
 from provisioning.registry import check_device_id
 from receiver.service import ReceiverService
@@ -112,26 +112,29 @@ def test_device_of_parses_its_own_kind_only():
     assert ACK.device_of("emoface/dev-a/summary") is None
 
 
-def test_the_acl_uses_exactly_the_topic_table(tmp_path):
+def test_the_access_rules_use_exactly_the_topic_table(tmp_path):
     clinic = init_clinic(tmp_path / "clinic", "T", "127.0.0.1", 8883)
     for d in ("kiosk-1", "kiosk-2", "gone"):
         enroll(clinic, d)
     revoke(clinic, "gone")
-    users: dict[str, list[tuple[str, str]]] = {}
-    user = None
-    for line in acl_text(clinic).splitlines():
-        if line.startswith("user "):
-            user = line.split(" ", 1)[1]
-            users[user] = []
-        elif line.startswith("topic "):
-            _, access, topic = line.split(" ")
-            users[user].append((access, topic))
-        else:
-            assert line == "" or line.startswith("#"), line
-    assert users == {
-        RECEIVER_IDENTITY: [("read", SUMMARY.wildcard), ("write", ACK.wildcard)],
-        "kiosk-1": [("write", SUMMARY.for_device("kiosk-1")), ("read", ACK.for_device("kiosk-1"))],
-        "kiosk-2": [("write", SUMMARY.for_device("kiosk-2")), ("read", ACK.for_device("kiosk-2"))],
+    receiver = [
+        (SUB, f"$share/+/{SUMMARY.wildcard}"),
+        (SUB, SUMMARY.wildcard),
+        (RECEIVE, SUMMARY.wildcard),
+        (SEND, ACK.wildcard),
+    ]
+
+    def device(d):
+        return [
+            (SEND, SUMMARY.for_device(d)),
+            (SUB, ACK.for_device(d)),
+            (RECEIVE, ACK.for_device(d)),
+        ]
+
+    assert access_rules(clinic) == {
+        RECEIVER_IDENTITY: receiver,
+        "kiosk-1": device("kiosk-1"),
+        "kiosk-2": device("kiosk-2"),
     }
 
 
