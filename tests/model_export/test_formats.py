@@ -18,7 +18,7 @@ from device.models.runtimes import RUNTIMES, open_model, runtime_for_suffix
 from device.vision.alignment import AlignmentParams
 from model_export import formats as formats_module
 from model_export.bundle_build import build_bundle
-from model_export.formats import FORMATS, ModelFile, parse_formats
+from model_export.formats import FORMATS, ExportJob, ModelFile, export_with_parity, parse_formats
 from model_export.onnx_export import FP32_STAGES, ExportError
 from model_export.train import predict_logits
 from tests.support.model_fixtures import SIZE
@@ -127,3 +127,20 @@ def test_cli_refuses_unknown_or_unavailable_formats_before_any_work(tmp_path, ca
     assert emoface([*args, "--formats", "litert", "-q"]) == 2
     assert "export-tflite" in capsys.readouterr().err
     assert not (tmp_path / "w").exists()
+
+
+def test_the_same_network_and_calibration_export_to_the_same_bytes(
+    exported, model, crops, calibration, tmp_path
+):
+    """Reproducible INT8: a second export of the same network with the same calibration
+    crops gives a byte-identical file, so a rerun of a training chain cannot differ here."""
+    reference, _ = predict_logits(model, crops)
+    again = export_with_parity(
+        exported.format,
+        ExportJob(model, SIZE, tmp_path, calibration, threads=1),
+        crops,
+        reference,
+        min_agreement=0.0,
+    )
+    assert again.path.read_bytes() == exported.path.read_bytes(), exported.format.key
+    np.testing.assert_array_equal(again.scaled_logits, exported.scaled_logits)
