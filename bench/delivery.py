@@ -7,15 +7,23 @@ every device outbox is empty. "Backlog": the outboxes are filled first (an outag
 the publishers start. Both are limited by the device side (fsync'd outbox writes and
 deletes), so they say little about the receiver.
 
+Receiver intake only: the receiver's own work (open, verify, decrypt, schema and range
+checks, one lookup and one insert per batch, commit, signed acks) in this process without
+MQTT, for the 18 KB "realistic" summary and a ~50 KB one made by the kiosk's accumulator
+today ("kiosk v2"), on SQLite and PostgreSQL: CPU ms per summary.
+
 Receiver drain: pre-sealed envelopes are flooded by fast stand-in devices
 (tests/support/flood.py: in-memory, resend until acknowledged) from a separate process, so
-the receivers are the bottleneck. The rate is stored summaries over the span of the
-store's `received` times; also given per receiver CPU-second. Runs: one receiver on
-SQLite, one on PostgreSQL, two on the shared subscription writing to one PostgreSQL, and
-two again with the broker restarted mid-run. Every run checks exactly-once: each sent
-summary stored once, none missing, all acknowledged.
+the receivers are the bottleneck as far as this machine allows (the flood, mosquitto and
+PostgreSQL share its cores). The rate is stored summaries over the span of the store's
+`received` times; also given per receiver CPU-second, the fair figure on a shared machine.
+Runs: one receiver on SQLite, one on PostgreSQL, two on the shared subscription writing to
+one PostgreSQL, two again with the broker restarted mid-run, and one receiver with kiosk v2
+summaries. Every run checks exactly-once: each sent summary stored once, none missing, all
+acknowledged.
 
-    python bench/delivery.py [--n 2000] [--drain-n 6000] [--skip-e2e] [--out bench/results/delivery.json]
+    python bench/delivery.py [--n 2000] [--drain-n 6000] [--intake-n 2000] [--skip-e2e]
+                             [--out bench/results/delivery.json]
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from provisioning.broker import write_broker_config  # noqa: E402
 from provisioning.clinic import add_receiver, enroll, init_clinic  # noqa: E402
 from receiver.store import Store  # noqa: E402
 from tests.support.broker import LocalBroker, free_port  # noqa: E402
+from tests.support.delivery_helpers import receiver_argv  # noqa: E402
 from tests.support.postgres import LocalPostgres  # noqa: E402
 
 
@@ -65,6 +74,66 @@ def realistic_summary(i: int, segments: int = 12) -> dict:
         "schema_version": "emoface.summary/1",
         "session": block(i),
         "segments": [{"name": f"clip-{k}", **block(i + k)} for k in range(segments)],
+    }
+
+
+def kiosk_v2_summary() -> dict:
+    """A summary as the kiosk makes it today (biomarkers v2): SessionAccumulator over a
+    baseline, one clip per condition and the rests between them, fed synthetic frames
+    (tests/device/session/known_motion.py), about 50 KB."""
+    import numpy as np
+
+    from device.session.accumulator import SessionAccumulator
+    from device.session.timeline import CONDITIONS, Segment, Timeline
+    from tests.device.session.known_motion import FPS, simple_frame
+
+    segs, t = [Segment("baseline", "neutral", 0.0, 2.0, True)], 2.0
+    for k, cond in enumerate(CONDITIONS):
+        if k:
+            segs.append(Segment(f"rest-{k:02d}", None, t, t + 0.5))
+            t += 0.5
+        segs.append(Segment(f"clip-{k + 1:02d}-{cond}", cond, t, t + 1.0))
+        t += 1.0
+    acc = SessionAccumulator(Timeline(segs))
+    rng = np.random.default_rng(0)
+    for i in range(int(t * FPS)):
+        moves = {p: tuple(rng.normal(0, 0.01, 2)) for p in range(48, 68)}
+        acc.add(i / FPS, simple_frame(moves, yaw=float(rng.normal(0, 2))))
+    return acc.summary({"device_id": "bench"})
+
+
+def intake_only(root: Path, n: int, backend: str, pg, summary: dict, label: str) -> dict:
+    """The receiver's own work without MQTT: `Intake.handle_batch` + commit + signed acks
+    for n envelopes in batches of 500, in this process; CPU seconds from process_time."""
+    import json
+
+    from receiver.service import MAX_BATCH, Intake
+    from tests.support.flood import seal_many
+
+    clinic = init_clinic(root / "clinic", "Bench clinic", "127.0.0.1", free_port())
+    enroll(clinic, "intake-dev")
+    blobs = list(seal_many(clinic.bundle_dir("intake-dev"), "intake-dev", [summary] * n).values())
+    url = pg.url(pg.create_database()) if backend == "postgres" else str(root / "intake.sqlite")
+    intake = Intake(Store(url), clinic.load_hpke_key(), clinic.registry_path)
+    topic = "emoface/intake-dev/summary"
+    t0, c0 = time.perf_counter(), time.process_time()
+    for i in range(0, n, MAX_BATCH):
+        outs = intake.handle_batch([(b, topic) for b in blobs[i : i + MAX_BATCH]])
+        intake.store.commit()
+        for o in outs:
+            intake.answers.stored(o.header.device_id, o.header.message_id)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    stored = intake.store.count()
+    intake.store.close()
+    assert stored == n, f"intake stored {stored} of {n}"
+    return {
+        "summary": label,
+        "summary_bytes": len(json.dumps(summary, separators=(",", ":"))),
+        "store": backend,
+        "summaries": n,
+        "per_s": n / wall,
+        "cpu_ms_per_summary": 1000 * cpu / n,
+        "per_cpu_s": n / cpu,
     }
 
 
@@ -115,17 +184,7 @@ def end_to_end(root: Path, devices: int, n: int) -> dict:
     store_path = root / "received.sqlite"
     with LocalBroker(conf, port):
         recv = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "device.cli",
-                "receiver",
-                "run",
-                "--clinic",
-                str(clinic.folder),
-                "--store",
-                str(store_path),
-            ],
+            receiver_argv("run", clinic, store_path),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -223,20 +282,7 @@ def _start_receiver(clinic, store_url: str, identity: str | None, log: Path) -> 
     extra = ["--identity", identity] if identity else []
     with open(log, "w") as f:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "device.cli",
-                "receiver",
-                "run",
-                "--clinic",
-                str(clinic.folder),
-                "--store",
-                store_url,
-                "--group",
-                "bench",
-                *extra,
-            ],
+            receiver_argv("run", clinic, store_url, "--group", "bench", *extra),
             stdout=subprocess.DEVNULL,
             stderr=f,
         )
@@ -249,7 +295,13 @@ def _start_receiver(clinic, store_url: str, identity: str | None, log: Path) -> 
 
 
 def receiver_drain(
-    root: Path, n: int, receivers: int, backend: str, restart: bool, pg: LocalPostgres | None
+    root: Path,
+    n: int,
+    receivers: int,
+    backend: str,
+    restart: bool,
+    pg: LocalPostgres | None,
+    summaries: str = "realistic",
 ) -> dict:
     """Flood n pre-sealed summaries from 4 stand-in devices at `receivers` receiver
     processes; the receivers' rate is what is measured."""
@@ -283,7 +335,7 @@ def receiver_drain(
             str(clinic.folder),
             str(per),
             *names,
-            "--realistic",
+            "--kiosk-v2" if summaries == "kiosk v2" else "--realistic",
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -343,6 +395,7 @@ def receiver_drain(
     return {
         "receivers": receivers,
         "store": backend,
+        "summaries_kind": summaries,
         "broker_restarted": restarted,
         "summaries": len(ids),
         "receiver_span_s": span,
@@ -365,11 +418,14 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=2000, help="summaries per end-to-end run")
     ap.add_argument("--drain-n", type=int, default=6000, help="summaries per receiver drain run")
     ap.add_argument("--crypto-n", type=int, default=2000, help="summaries for seal/open timing")
+    ap.add_argument(
+        "--intake-n", type=int, default=2000, help="summaries per in-process intake run"
+    )
     ap.add_argument("--skip-e2e", action="store_true", help="only crypto and receiver drain")
     ap.add_argument("--out", type=Path, default=RESULTS / "delivery.json")
     args = ap.parse_args(argv)
-    if args.n < 3 or args.drain_n < 8 or args.crypto_n < 1:
-        ap.error("--n must be >= 3, --drain-n >= 8, --crypto-n >= 1")
+    if args.n < 3 or args.drain_n < 8 or args.crypto_n < 1 or args.intake_n < 1:
+        ap.error("--n must be >= 3, --drain-n >= 8, --crypto-n >= 1, --intake-n >= 1")
     os.environ.setdefault("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
     with tempfile.TemporaryDirectory(prefix="emoface-bench-") as tmp:
         root = Path(tmp)
@@ -381,29 +437,50 @@ def main(argv=None) -> int:
                 print(f"device side, {d} device(s)...", file=sys.stderr, flush=True)
                 runs.append(end_to_end(root / f"e2e{d}", d, args.n))
         pg = LocalPostgres().start()
-        drains = []
+        drains, intakes = [], []
         try:
+            v2 = kiosk_v2_summary()
+            for label, summary in (("realistic", realistic_summary(0)), ("kiosk v2", v2)):
+                for backend in ("sqlite", "postgres"):
+                    print(
+                        f"receiver intake only, {label}, {backend}...", file=sys.stderr, flush=True
+                    )
+                    intakes.append(
+                        intake_only(
+                            root / f"intake-{len(intakes)}",
+                            args.intake_n,
+                            backend,
+                            pg,
+                            summary,
+                            label,
+                        )
+                    )
             plan = [
-                (1, "sqlite", False),
-                (1, "postgres", False),
-                (2, "postgres", False),
-                (2, "postgres", True),
+                (1, "sqlite", False, "realistic"),
+                (1, "postgres", False, "realistic"),
+                (2, "postgres", False, "realistic"),
+                (2, "postgres", True, "realistic"),
+                (1, "postgres", False, "kiosk v2"),
             ]
-            for k, (receivers, backend, restart) in enumerate(plan):
+            for k, (receivers, backend, restart, kind) in enumerate(plan):
                 print(
-                    f"receiver drain {k + 1}/{len(plan)}: {receivers} receiver(s), {backend}"
-                    f"{', broker restart' if restart else ''}...",
+                    f"receiver drain {k + 1}/{len(plan)}: {receivers} receiver(s), {backend},"
+                    f" {kind} summaries{', broker restart' if restart else ''}...",
                     file=sys.stderr,
                     flush=True,
                 )
                 drains.append(
                     receiver_drain(
-                        root / f"drain{k}", args.drain_n, receivers, backend, restart, pg
+                        root / f"drain{k}", args.drain_n, receivers, backend, restart, pg, kind
                     )
                 )
         finally:
             pg.stop()
-    one_pg = next(d for d in drains if d["receivers"] == 1 and d["store"] == "postgres")
+    one_pg = next(
+        d
+        for d in drains
+        if d["receivers"] == 1 and d["store"] == "postgres" and d["summaries_kind"] == "realistic"
+    )
     two_pg = next(
         d
         for d in drains
@@ -435,14 +512,28 @@ def main(argv=None) -> int:
         ]
         + [
             row
+            for r in intakes
+            for row in (
+                [
+                    f"receiver intake only (no MQTT), {r['summary']} {r['summary_bytes'] // 1000} KB,"
+                    f" {r['store']}: summaries/s",
+                    r["per_s"],
+                ],
+                ["  receiver CPU ms per summary", r["cpu_ms_per_summary"]],
+            )
+        ]
+        + [
+            row
             for d in drains
             for row in (
                 [
-                    f"receiver drain, {d['receivers']} receiver(s), {d['store']}"
+                    f"receiver drain, {d['receivers']} receiver(s), {d['store']},"
+                    f" {d['summaries_kind']}"
                     f"{', broker restarted' if d['broker_restarted'] else ''}: summaries/s",
                     d["drain_per_s"],
                 ],
                 ["  summaries per receiver CPU-second", d["per_receiver_cpu_s"]],
+                ["  receiver CPU ms per summary", 1000 / d["per_receiver_cpu_s"]],
                 ["  broker (mosquitto) CPU ms per summary", d["broker_cpu_ms_per_summary"]],
                 ["  exactly once (all stored once, all acked)", str(d["exactly_once"])],
             )
@@ -458,6 +549,7 @@ def main(argv=None) -> int:
             "load_average": load,
             "crypto": crypto,
             "end_to_end": runs,
+            "receiver_intake_only": intakes,
             "receiver_drain": drains,
             "scale_two_over_one_postgres": scale,
         },

@@ -19,6 +19,7 @@ import copy
 import json
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,7 @@ class ExplicitRouteResult:
     importance: dict  # {class: {"regions": {R: drop}, "organs": {O: drop}}}
     reference: np.ndarray  # per-element median over the cohort (the contribution baseline)
     participants: list[str] = field(default_factory=list)
+    oof: np.ndarray | None = None  # out-of-fold probabilities, rows in `participants` order
 
 
 def make_pipeline(seed: int, k_best: int = K_BEST, max_iter: int = 150):
@@ -164,20 +166,7 @@ def train_explicit_route(
                 for part, groups in (("regions", region_groups), ("organs", organ_groups)):
                     imp[c][part].append(_grouped_importance(two, x[test_rows], target, groups, rng))
         final = make_pipeline(seed, max_iter=max_iter).fit(x, y)
-    cv = evaluate_participants(y, oof, class_names, n_boot=n_boot, seed=seed)
-    boot = np.random.default_rng(seed + 1)
-    pred = oof.argmax(1)
-    accs, f1s = [], {c: [] for c in class_names}
-    for _ in range(n_boot):
-        i = boot.integers(0, len(y), len(y))
-        accs.append(float((pred[i] == y[i]).mean()))
-        for k, c in enumerate(class_names):
-            tp = np.sum((pred[i] == k) & (y[i] == k))
-            denom = np.sum(pred[i] == k) + np.sum(y[i] == k)
-            f1s[c].append(2 * tp / denom if denom else np.nan)
-    cv["accuracy_ci95"] = _ci(np.array(accs))
-    for c in class_names:
-        cv["per_class"][c]["f1_ci95"] = _ci(np.array(f1s[c]))
+    cv = evaluate_with_cis(y, oof, class_names, n_boot=n_boot, seed=seed)
     cv["folds"] = folds
     importance = {
         c: {
@@ -192,8 +181,35 @@ def train_explicit_route(
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (no iris) -> 0
         reference = np.nanmedian(x, axis=0)
     return ExplicitRouteResult(
-        class_names, final, cv, importance, np.nan_to_num(reference), list(participant_ids)
+        class_names, final, cv, importance, np.nan_to_num(reference), list(participant_ids), oof
     )
+
+
+def evaluate_with_cis(
+    y: np.ndarray,
+    probs: np.ndarray,
+    class_names: tuple[str, ...],
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """model_export.evaluate's participant-level figures plus bootstrap 95 % CIs of the
+    accuracy and of each class's F1 (participants resampled): every route is reported so."""
+    y = np.asarray(y, int)
+    cv = evaluate_participants(y, probs, class_names, n_boot=n_boot, seed=seed)
+    boot = np.random.default_rng(seed + 1)
+    pred = np.asarray(probs).argmax(1)
+    accs, f1s = [], {c: [] for c in class_names}
+    for _ in range(n_boot):
+        i = boot.integers(0, len(y), len(y))
+        accs.append(float((pred[i] == y[i]).mean()))
+        for k, c in enumerate(class_names):
+            tp = np.sum((pred[i] == k) & (y[i] == k))
+            denom = np.sum(pred[i] == k) + np.sum(y[i] == k)
+            f1s[c].append(2 * tp / denom if denom else np.nan)
+    cv["accuracy_ci95"] = _ci(np.array(accs))
+    for c in class_names:
+        cv["per_class"][c]["f1_ci95"] = _ci(np.array(f1s[c]))
+    return cv
 
 
 def top_regions(importance: dict, class_name: str, n: int = 3) -> list[str]:
@@ -252,9 +268,12 @@ def export_explicit_route(result: ExplicitRouteResult, out_dir: Path) -> dict:
     return {"file": MODEL_FILE, "meta": META_FILE, "runtime": "onnxruntime"}
 
 
-def session_summaries(participants, threads: int = 2, progress: bool = False) -> list[dict]:
+def session_summaries(
+    participants, threads: int = 2, progress: bool = False, on_accumulator=None
+) -> list[dict]:
     """The kiosk's summary of each participant's video (their timeline, no classifier):
-    the same frame path and accumulator as `emoface analyze`."""
+    the same frame path and accumulator as `emoface analyze`. `on_accumulator(i, acc)` sees
+    each finished accumulator (the standard face reads its mesh field from the same pass)."""
     from tqdm import tqdm
 
     from device.session.analyze import analyze_video
@@ -263,18 +282,29 @@ def session_summaries(participants, threads: int = 2, progress: bool = False) ->
 
     pipe = FramePipeline(PipelineConfig(threads=threads))
     out = []
-    for p in tqdm(participants, desc="biomarker summaries", unit="video", disable=not progress):
+    for i, p in enumerate(
+        tqdm(participants, desc="biomarker summaries", unit="video", disable=not progress)
+    ):
         timeline = Timeline.load(p.timeline) if p.timeline else None
-        out.append(analyze_video(p.video, timeline, pipe, progress=False))
+        hook = None if on_accumulator is None else partial(on_accumulator, i)
+        out.append(analyze_video(p.video, timeline, pipe, progress=False, on_accumulator=hook))
     return out
 
 
 def explicit_route_for_bundle(
-    participants, train_ids: list[str], out_dir: Path, seed: int = 0, progress: bool = False
+    participants,
+    train_ids: list[str],
+    out_dir: Path,
+    seed: int = 0,
+    progress: bool = False,
+    on_accumulator=None,
+    keep: dict | None = None,
 ) -> tuple[dict, list[Path], dict]:
     """The bundle stage of the route: summaries of the training participants, CV on them,
     the final model exported into `out_dir`. Returns (manifest entries for build_bundle's
-    `routes`, files for its `extra_files`, the report block)."""
+    `routes`, files for its `extra_files`, the report block). `on_accumulator` goes to
+    session_summaries; `keep`, when given, receives the fitted ExplicitRouteResult and the
+    training participants (key "result", "train") for the routes' comparison."""
     import time
 
     t0 = time.perf_counter()
@@ -286,13 +316,15 @@ def explicit_route_for_bundle(
             [],
             {"skipped": f"a class has {smallest} training participant(s); the route needs 2"},
         )
-    summaries = session_summaries(train, progress=progress)
+    summaries = session_summaries(train, progress=progress, on_accumulator=on_accumulator)
     t1 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # constant columns are expected
         result = train_explicit_route(
             summaries, [p.label for p in train], [p.pid for p in train], CLASS_NAMES, seed=seed
         )
+    if keep is not None:
+        keep.update(result=result, train=train)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     entry = export_explicit_route(result, out_dir)

@@ -21,11 +21,9 @@ class _Checkpoint:
     """A pretrain checkpoint as a batch predictor."""
 
     def __init__(self, path: Path):
-        from pickle import UnpicklingError
-
         import torch
 
-        from model_export.model import ResNet18SCN, model_config_from_dict
+        from model_export.model import CHECKPOINT_ERRORS, ResNet18SCN, model_config_from_dict
 
         try:
             ck = torch.load(path, map_location="cpu", weights_only=True)
@@ -34,15 +32,7 @@ class _Checkpoint:
             self.alignment = AlignmentParams.from_dict(ck["alignment"])
             self.model = ResNet18SCN(model_cfg)
             self.model.load_state_dict(ck["state_dict"])
-        except (
-            OSError,
-            RuntimeError,
-            KeyError,
-            TypeError,
-            ValueError,
-            EOFError,
-            UnpicklingError,
-        ) as exc:
+        except CHECKPOINT_ERRORS as exc:
             raise InputError(f"{path}: not an `emoface pretrain` checkpoint ({exc})") from None
         self.model.eval()
 

@@ -8,10 +8,24 @@ the CAM at the landmarks (device/models/class_activation.py).
 
 from __future__ import annotations
 
+import pickle
+
 import torch
 from torch import nn
 
 from model_export.config import ModelConfig
+
+# What torch.load and load_state_dict raise on a file that is not a checkpoint of this
+# network: callers turn these into one clear InputError naming the file.
+CHECKPOINT_ERRORS = (
+    OSError,
+    RuntimeError,
+    KeyError,
+    TypeError,
+    ValueError,
+    EOFError,
+    pickle.UnpicklingError,
+)
 
 # Normalisation of the crop (uint8 RGB -> float). Stored in every bundle manifest.
 MEAN = (0.5, 0.5, 0.5)

@@ -1,11 +1,16 @@
 """Evaluation report: JSON (the numbers) and a self-contained HTML page with inline SVG
-plots (confusion matrix, ROC curves, frames used per participant). No plotting library."""
+plots (confusion matrix, ROC curves, frames used per participant), the method's three routes
+side by side (model_export.route_comparison) and the standard-face pictures (PNG files made
+by model_export.standard_face_pictures, embedded as data URIs so the page stays one file)."""
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 from pathlib import Path
+
+from model_export.route_comparison import TITLES
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
 
@@ -86,6 +91,81 @@ def _svg_frames(rows: list[dict]) -> str:
     return "".join(parts)
 
 
+def _ci(v) -> str:
+    return f"{v[0]}..{v[1]}" if v and v[0] is not None else "n/a"
+
+
+def routes_table(block: dict | None) -> str:
+    """One comparison (CV or held-out) as an HTML table: a row per route and per class."""
+    if not block or not block.get("routes"):
+        return "<p>Not available in this run.</p>"
+    rows = []
+    entries = list(block["routes"].items())
+    if block.get("combined"):
+        entries.append(("combined", block["combined"]))
+    for route, v in entries:
+        classes = list(v["per_class"].items())
+        span = len(classes)
+        for i, (c, pc) in enumerate(classes):
+            head = (
+                f'<td rowspan="{span}">{html.escape(TITLES.get(route, route))}</td>'
+                f'<td rowspan="{span}">{v["accuracy"]} ({_ci(v.get("accuracy_ci95"))})</td>'
+                if i == 0
+                else ""
+            )
+            rows.append(
+                f"<tr>{head}<td>{html.escape(c)}</td><td>{pc['f1']} ({_ci(pc.get('f1_ci95'))})</td>"
+                f"<td>{pc['auroc']} ({_ci(pc.get('auroc_ci95'))})</td></tr>"
+            )
+    missing = "".join(
+        f"<li>{html.escape(TITLES.get(r, r))}: {html.escape(why)}</li>"
+        for r, why in (block.get("not_compared") or {}).items()
+    )
+    return (
+        f"<p>{html.escape(block.get('setting', ''))}. Participants are the unit; 95 % CIs from "
+        "participant bootstrap resamples.</p>"
+        "<table><tr><th>route</th><th>accuracy (95 % CI)</th><th>class</th><th>F1 (95 % CI)</th>"
+        f"<th>one-vs-rest AUROC (95 % CI)</th></tr>{''.join(rows)}</table>"
+        + (f"<p>Not in this comparison:</p><ul>{missing}</ul>" if missing else "")
+        + f"<p><b>Combined decision:</b> {html.escape(block.get('combined_decision', 'n/a'))}</p>"
+    )
+
+
+def _pictures(paths: list[str]) -> str:
+    out = []
+    for p in paths:
+        path = Path(p)
+        if path.is_file():
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            out.append(
+                f'<p><img alt="{html.escape(path.name)}" style="max-width:100%" '
+                f'src="data:image/png;base64,{data}"></p>'
+            )
+    return "".join(out)
+
+
+def routes_section(report: dict) -> str:
+    """The three routes side by side, the standard-face pictures."""
+    sf = report.get("standard_face") or {}
+    return (
+        "<h2>The three routes side by side</h2>"
+        "<p>Face-video network, explicit digital markers and the standard digital face, each "
+        "a research aid, never a diagnosis.</p>"
+        "<h3>Cross-validation on the training participants</h3>"
+        + routes_table(report.get("routes_compared"))
+        + "<h3>Held-out participants (the kiosk's own code with the signed bundle)</h3>"
+        + routes_table(report.get("held_out_routes"))
+        + "<h2>Standard digital faces</h2>"
+        + (
+            f"<p>Skipped: {html.escape(sf['skipped'])}</p>"
+            if "skipped" in sf
+            else "<p>Each class's mean 3D displacement field from neutral on the canonical "
+            "mean-neutral 468-point mesh, per condition; triangles shaded by displacement "
+            "magnitude (face widths).</p>" + _pictures(sf.get("pictures", []))
+        )
+    )
+
+
 def write_report(out_dir: Path, report: dict) -> tuple[Path, Path]:
     """report.json and report.html in out_dir; returns both paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -120,6 +200,7 @@ macro F1 {m["macro_f1"]}. AUROC 95 % intervals: {m["bootstrap"]["resamples"]} pa
 <h2>ROC curves</h2>{_svg_roc(m["per_class"])}
 <h2>Frames used per participant</h2><p>good frames / sampled frames (green: correctly classified).</p>{_svg_frames(report["participants"])}
 <h2>Participants</h2><table><tr><th>id</th><th>label</th><th>predicted</th><th>probabilities</th><th>frames</th></tr>{prow}</table>
+{routes_section(report)}
 <h2>Quantised model</h2><pre>{html.escape(json.dumps(report.get("parity", {}), indent=2))}</pre>
 <h2>Training</h2><pre>{html.escape(json.dumps(report.get("training", {}), indent=2))}</pre>
 </body></html>

@@ -19,7 +19,11 @@ import numpy as np
 
 from device.vision.facemap import ORGAN_KEYS, ORGANS, REGION_KEYS, REGIONS
 from model_export.config import CohortOptions, RunConfig
+from model_export.dataset import CLASS_NAMES
 from model_export.explicit_route import held_out_check
+from model_export.report import write_report
+from model_export.route_comparison import compare
+from model_export.standard_face import softmax
 from model_export.training_run import RunResult, run
 
 log = logging.getLogger(__name__)
@@ -95,6 +99,7 @@ def kiosk_check(
     clf = load_classifier(result.bundle_dir, result.public_key, threads=threads)
     pipe = FramePipeline(PipelineConfig(threads=threads), classifier=clf)
     rows, per_class_att, route_rows = [], {}, []
+    side = {"y": [], "network": [], "explicit": [], "standard_face": []}
     for pid in result.test_ids:
         p = people[pid]
         s = analyze_video(
@@ -103,6 +108,7 @@ def kiosk_check(
         if s.get("explicit_route"):
             route_rows.append((p.label, s["explicit_route"]))
         c = s["session"].get("classifier")
+        _side_by_side(side, p.label, c, s.get("explicit_route"), s.get("standard_face"))
         if c is None:
             rows.append(
                 {"participant_id": pid, "label": p.label, "predicted": None, "correct": False}
@@ -160,7 +166,48 @@ def kiosk_check(
         "explicit_route": held_out_check(
             route_rows, result.report.get("explicit_route") or {"top3_regions": {}}, plants
         ),
+        "routes_side_by_side": _compare_held_out(side),
     }
+
+
+def _side_by_side(side: dict, label: str, network, explicit, standard) -> None:
+    """One held-out participant's three route outputs as probabilities in CLASS_NAMES order
+    (the standard face's overall similarities through the training softmax); None where a
+    route gave nothing."""
+    side["y"].append(CLASS_NAMES.index(label))
+    side["network"].append([network["probabilities"][k] for k in CLASS_NAMES] if network else None)
+    side["explicit"].append(
+        [explicit["probabilities"][k] for k in CLASS_NAMES] if explicit else None
+    )
+    sim = (standard or {}).get("similarity") or {}
+    side["standard_face"].append(
+        softmax(np.array([[sim[k].get("overall", 0.0) for k in CLASS_NAMES]]))[0].tolist()
+        if standard and standard.get("answer") and all(k in sim for k in CLASS_NAMES)
+        else None
+    )
+
+
+def _compare_held_out(side: dict) -> dict:
+    """The routes on the held-out participants, each over the same participants: those for
+    whom every route gave an answer (a route with none is listed as not compared)."""
+    routes = [r for r in ("network", "explicit", "standard_face") if any(side[r])]
+    missing = {
+        r: "no output on the held-out participants (not in the bundle?)"
+        for r in ("network", "explicit", "standard_face")
+        if r not in routes
+    }
+    keep = [i for i in range(len(side["y"])) if all(side[r][i] is not None for r in routes)]
+    if not routes or not keep:
+        return {"setting": "held-out participants", "routes": {}, "not_compared": missing}
+    out = compare(
+        np.array([side["y"][i] for i in keep]),
+        {r: np.array([side[r][i] for i in keep], float) for r in routes},
+        CLASS_NAMES,
+        f"{len(keep)} held-out participants, through the signed bundle as the kiosk runs it",
+        missing=missing,
+    )
+    out["participants_without_every_route"] = len(side["y"]) - len(keep)
+    return out
 
 
 def run_synthetic(
@@ -190,6 +237,9 @@ def run_synthetic(
         t1 = time.perf_counter()
         out["kiosk"] = kiosk_check(result, cohort_dir, progress=False)
         out["kiosk_seconds"] = round(time.perf_counter() - t1, 1)
+        # the held-out comparison goes into the training report beside the CV one
+        result.report["held_out_routes"] = out["kiosk"]["routes_side_by_side"]
+        write_report(result.report_json.parent, result.report)
     out["total_seconds"] = round(time.perf_counter() - t0, 1)
     # CPU time of this process and its workers: on a busy machine wall time overstates the
     # cost; CPU seconds / cores is what the run needs on idle cores.

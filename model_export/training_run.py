@@ -17,13 +17,12 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from pickle import UnpicklingError
 
 import numpy as np
 import torch
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from device.errors import InputError
+from device.errors import EmofaceError, InputError
 from device.vision.alignment import AlignmentParams
 from model_export.bundle_build import build_bundle
 from model_export.config import ModelConfig, RunConfig
@@ -44,9 +43,12 @@ from model_export.formats import (
     export_with_parity,
     parse_formats,
 )
+from model_export.model import CHECKPOINT_ERRORS
 from model_export.report import write_report
+from model_export.route_comparison import compare
 from model_export.signing import signing_key
 from model_export.splits import kfold, train_test_split
+from model_export.standard_face import participant_field, standard_face_for_bundle
 from model_export.train import FrameSet, predict_frames, predict_logits, train_model
 
 log = logging.getLogger(__name__)
@@ -197,15 +199,7 @@ def load_pretrained(path: Path, model: ModelConfig, alignment: AlignmentParams) 
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
         state, arch = ck["state_dict"], ck.get("model", {})
-    except (
-        OSError,
-        RuntimeError,
-        KeyError,
-        TypeError,
-        ValueError,
-        EOFError,
-        UnpicklingError,
-    ) as exc:
+    except CHECKPOINT_ERRORS as exc:
         raise InputError(
             f"--pretrained {path}: not an `emoface pretrain` checkpoint ({exc})"
         ) from None
@@ -402,17 +396,13 @@ def package_bundle(
         if cfg.synthetic
         else "site's own held-out participants",
     }
-    routes, route_files, report["explicit_route"] = (
-        explicit_route_for_bundle(
-            data.participants,
-            data.train_ids,
-            cfg.workdir / "explicit_route",
-            cfg.split_seed,
-            cfg.progress,
-        )
-        if cfg.explicit_route
-        else ({}, [], {"skipped": "left out (--no-explicit-route)"})
-    )
+    routes, route_files = session_level_routes(cfg, data, report)
+    compared = (report.get("routes_compared") or {}).get("routes") or {}
+    if compared:  # each session-level route's CV figures travel in the signed manifest
+        validation["routes_cv"] = {
+            r: {k: v[k] for k in ("participants", "accuracy", "accuracy_ci95", "macro_f1")}
+            for r, v in compared.items()
+        }
     rjson, rhtml = write_report(cfg.workdir / "report", report)
     bundle_dir, msha = build_bundle(
         cfg.bundle_dir or cfg.workdir / "bundle",
@@ -437,6 +427,69 @@ def package_bundle(
     return RunResult(
         bundle_dir, public_key, rjson, rhtml, report, data.test_ids, trained.checkpoint
     )
+
+
+def session_level_routes(cfg: RunConfig, data: PreparedData, report: dict) -> tuple[dict, list]:
+    """The explicit-marker and standard-face routes, trained from one frame-path pass over
+    the training participants' videos (the explicit route's summaries; the accumulator's
+    mesh field of the same pass feeds the standard face), then compared under the same
+    participant folds. Fills report["explicit_route"], ["standard_face"] and
+    ["routes_compared"]; returns (manifest entries, files for the bundle)."""
+    if not cfg.explicit_route:
+        why = "left out (--no-explicit-route)"
+        report["explicit_route"] = {"skipped": why}
+        report["standard_face"] = {"skipped": f"{why}: it reads the same frame-path pass"}
+        return {}, []
+    fields: dict = {}
+    keep: dict = {}
+    routes, files, report["explicit_route"] = explicit_route_for_bundle(
+        data.participants,
+        data.train_ids,
+        cfg.workdir / "explicit_route",
+        cfg.split_seed,
+        cfg.progress,
+        on_accumulator=lambda i, acc: fields.__setitem__(i, participant_field(acc.mesh_field)),
+        keep=keep,
+    )
+    if not keep:
+        report["standard_face"] = {"skipped": "no training summaries (see explicit_route)"}
+        return routes, files
+    train = keep["train"]
+    labels, pids = [p.label for p in train], [p.pid for p in train]
+    try:
+        from device.models.landmark_store import mesh_triangles
+
+        triangles = mesh_triangles()
+    except EmofaceError as exc:
+        log.warning("standard-face pictures skipped: %s", exc)
+        triangles = None
+    sf_routes, sf_files, report["standard_face"], sf_oof = standard_face_for_bundle(
+        [fields[i] for i in range(len(train))],
+        labels,
+        pids,
+        CLASS_NAMES,
+        cfg.workdir / "standard_face",
+        cfg.split_seed,
+        triangles,
+    )
+    routes.update(sf_routes)
+    files += sf_files
+    probs = {"explicit": keep["result"].oof}
+    if sf_oof is not None:
+        probs["standard_face"] = sf_oof
+    report["routes_compared"] = compare(
+        np.array([CLASS_NAMES.index(lab) for lab in labels]),
+        probs,
+        CLASS_NAMES,
+        f"{report['explicit_route']['cross_validation']['folds']}-fold cross-validation by "
+        f"participant on the {len(train)} training participants (the same folds for each route)",
+        missing={
+            "network": "not cross-validated on these folds (its own CV, when --cv-folds is "
+            "set, runs on other folds); it is compared on the held-out participants"
+        },
+        seed=cfg.split_seed,
+    )
+    return routes, files
 
 
 def run(cfg: RunConfig) -> RunResult:

@@ -25,6 +25,7 @@ non-zero so its supervisor (systemd) restarts it; nothing unacknowledged is lost
 from __future__ import annotations
 
 import logging
+import select
 import threading
 import time
 from collections import Counter
@@ -37,7 +38,7 @@ import paho.mqtt.client as mqtt
 from device.delivery.mqtt_loop import BrokerSettings, MqttWorker
 from device.errors import EmofaceError
 from device.wire.alert import AlertError, payload_kind, validate_alert
-from device.wire.envelope import EnvelopeError, Header, created_plausible, open_envelope
+from device.wire.envelope import EnvelopeError, Header, created_plausible, open_sealed
 from device.wire.summary import validate_summary
 from device.wire.topics import RECEIVER_GROUP, SUMMARY, shared_subscription
 from provisioning.registry import DeviceKeys
@@ -49,6 +50,7 @@ from receiver.store import Store
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 500  # envelopes per transaction
+ACK_WINDOW = 20  # acks in flight to the broker at once
 
 
 @dataclass
@@ -69,6 +71,7 @@ class _Opened:
     header: Header
     summary: dict
     received: float
+    text: str  # the summary's JSON exactly as signed: stored as it came
 
 
 class Intake:
@@ -123,7 +126,7 @@ class Intake:
                 batch_ids.add(h.message_id)
                 batch_seqs.add(key)
                 fresh.append(o)
-        new = self.store.insert_many([(o.header, o.summary, o.received) for o in fresh])
+        new = self.store.insert_many([(o.header, o.summary, o.received, o.text) for o in fresh])
         for o in fresh:
             if o.header.message_id in new:
                 self._count("stored")
@@ -144,12 +147,13 @@ class Intake:
                 self._count("rate_limited")
                 return Outcome("rejected", "rate_limited")
         try:
-            header, summary = open_envelope(payload, self.hpke_key, self.keys)
+            opened = open_sealed(payload, self.hpke_key, self.keys)
         except EnvelopeError as exc:
             return self._reject(exc.reason, topic_device, None, str(exc))
         except Exception as exc:  # never crash on input
             log.exception("unexpected error opening an envelope")
             return self._reject("malformed", topic_device, None, f"{type(exc).__name__}")
+        header, summary = opened.header, opened.summary
         if topic_device is not None and header.device_id != topic_device:
             return self._reject(
                 "topic_mismatch",
@@ -165,10 +169,11 @@ class Intake:
         if payload_kind(summary) == "alert":
             return self._alert(header, summary, received)
         try:
-            validate_summary(summary)
+            validate_summary(summary, encoded=opened.body)
         except Exception as exc:
             return self._reject("schema", header.device_id, header.message_id, str(exc), header)
-        return _Opened(header, summary, received)
+        # the verified bytes were UTF-8 already (open_sealed decoded them once to parse)
+        return _Opened(header, summary, received, opened.body.decode("utf-8"))
 
     def _alert(self, header: Header, alert: dict, received: float) -> Outcome:
         """An urgent-answer alert: checked and stored at once (receiver.alerts)."""
@@ -286,7 +291,9 @@ class ReceiverService(MqttWorker):
                 self.died.set()
 
     def configure(self, client: mqtt.Client) -> None:
-        client.max_inflight_messages_set(1000)
+        # the broker's Receive Maximum (mosquitto: 20) for the acks we publish; paho queues
+        # the rest, and a larger window costs a scan of every queued ack per PUBACK
+        client.max_inflight_messages_set(ACK_WINDOW)
         client.manual_ack_set(True)
 
     def report(self, error: str | None) -> None:
@@ -299,8 +306,24 @@ class ReceiverService(MqttWorker):
         self._pending.append((self._client, msg))
 
     def on_tick(self) -> None:
+        self._read_waiting()
         while self._pending:
             self._process()
+
+    def _read_waiting(self) -> None:
+        """Read the packets already waiting on the socket, up to a full batch: paho's
+        `loop()` reads only a few per pass, and many small batches cost a lookup, a commit
+        and (SQLite) an fsync each."""
+        client = self._client
+        while client is not None and len(self._pending) < MAX_BATCH:
+            sock = client.socket()
+            if sock is None:
+                return
+            buffered = sock.pending() if hasattr(sock, "pending") else 0  # TLS: decrypted
+            if not buffered and not select.select([sock], [], [], 0)[0]:
+                return
+            if client.loop_read() != mqtt.MQTT_ERR_SUCCESS:
+                return  # the connection went: the next `loop()` pass notices and reconnects
 
     def on_shutdown(self) -> None:
         if self._pending:

@@ -138,6 +138,7 @@ def main(argv=None) -> int:
     with VideoFileSource(args.video) as src:
         frames = np.stack([f.rgb for f in src])
     all_cpus = sorted(os.sched_getaffinity(0))
+    load_start = os.getloadavg()
     peer = Peer(frames)
     peers = ["mediapipe"] + ([] if args.no_dlib else ["dlib"])
     ms: dict[tuple[str, int], list[float]] = {}
@@ -194,9 +195,16 @@ def main(argv=None) -> int:
             )
         rows.append(row)
     h, w = frames.shape[1:3]
+    load_end = os.getloadavg()
     print(
         f"{len(frames)} frames of {args.video.name} ({w}x{h}), {args.rounds} interleaved rounds, "
         "median per path; the CPU may be shared: compare the ratios"
+    )
+    print(
+        "load average (1, 5, 15 min) at start "
+        + " ".join(f"{v:.2f}" for v in load_start)
+        + ", at end "
+        + " ".join(f"{v:.2f}" for v in load_end)
     )
     print_table(headers, rows)
     out = write_json(
@@ -207,6 +215,8 @@ def main(argv=None) -> int:
             "video": args.video.name,
             "frames": len(frames),
             "rounds": args.rounds,
+            "loadavg_start": load_start,
+            "loadavg_end": load_end,
             "results": results,
         },
     )

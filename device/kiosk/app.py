@@ -86,8 +86,9 @@ class KioskSettings:
     model_bundle: dict | None = (
         None  # {"id", "version", "manifest_sha256"} of the loaded classifier
     )
-    # the whole-session routes from the same bundle (device.session.analyze.session_routes)
-    routes: Callable[[dict], None] | None = None
+    # the whole-session routes from the same bundle (device.session.analyze.session_routes):
+    # called with the summary and the session's accumulator
+    routes: Callable[[dict, object], None] | None = None
 
     @classmethod
     def from_device_config(cls, cfg, **overrides) -> KioskSettings:

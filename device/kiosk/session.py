@@ -68,7 +68,7 @@ def build_summary(
     reason: str | None,
     device_id: str,
     model_bundle: dict | None = None,
-    routes: Callable[[dict], None] | None = None,
+    routes: Callable[[dict, SessionAccumulator | None], None] | None = None,
 ) -> dict:
     """The validated summary dict: the accumulator's blocks plus what the kiosk adds.
     `routes` (device.session.analyze.session_routes) adds the whole-session routes' blocks;
@@ -102,6 +102,6 @@ def build_summary(
     if session.urgent:
         summary["flags"]["urgent_alert_sent"] = list(session.urgent)
     if routes is not None:
-        routes(summary)
+        routes(summary, acc)
     validate_summary(summary)
     return summary

@@ -1,8 +1,11 @@
-"""The three MediaPipe landmark models, taken from the `mediapipe==0.10.21` wheel.
+"""The three MediaPipe landmark models and the face-mesh triangulation, taken from the
+`mediapipe==0.10.21` wheel.
 
 Why a wheel: newer mediapipe wheels carry no models, and nothing may download weights at
 run time. `emoface models fetch` (called by .ci/setup) downloads the wheel once without
-dependencies, extracts the three files, checks their pinned SHA-256 and caches them. The
+dependencies, extracts the three files, checks their pinned SHA-256 and caches them. From the same
+wheel it takes face_mesh_connections.py (Apache-2.0, pinned too) and writes the mesh's
+triangles as pinned JSON (device.models.tessellation) for the standard-face route. The
 kiosk then only ever reads the cache and re-checks the hashes before loading.
 mediapipe itself is never imported.
 """
@@ -20,6 +23,7 @@ from pathlib import Path
 
 from device.errors import ModelError
 from device.fileio import sha256_file, write_atomic
+from device.models import tessellation
 
 MEDIAPIPE_VERSION = "0.10.21"
 
@@ -53,6 +57,14 @@ MODELS = {
     ),
 }
 
+# Data beside the models: the source of the mesh's edges (parsed, never imported).
+MESH_SOURCE = LandmarkModel(
+    "face_mesh_connections.py",
+    "mediapipe/python/solutions/face_mesh_connections.py",
+    "cc7171e44d0612db38720cb2fd2516c395992cdd7457efe341543be6f3c22d87",
+    36170,
+)
+
 
 def default_model_dir() -> Path:
     env = os.environ.get("EMOFACE_MODEL_DIR")
@@ -79,6 +91,36 @@ def model_path(key: str, model_dir: Path | None = None) -> Path:
     return path
 
 
+def tessellation_path(model_dir: Path | None = None) -> Path:
+    """Path of the verified triangulation JSON; ModelError with the fix when absent or altered."""
+    path = (model_dir or default_model_dir()) / tessellation.FILE_NAME
+    if not path.exists():
+        raise ModelError(
+            f"face-mesh triangulation {path.name} not found in {path.parent}; "
+            "run `emoface models fetch`"
+        )
+    digest = sha256_file(path)
+    if digest != tessellation.SHA256:
+        raise ModelError(
+            f"face-mesh triangulation {path} has SHA-256 {digest}, expected "
+            f"{tessellation.SHA256}; delete it and run `emoface models fetch`"
+        )
+    return path
+
+
+def mesh_triangles(model_dir: Path | None = None) -> list[tuple[int, int, int]]:
+    """The 852 triangles of the 468-point mesh, from the verified cache."""
+    return tessellation.load_triangles(tessellation_path(model_dir).read_bytes())
+
+
+def missing_data(model_dir: Path | None = None) -> list[str]:
+    try:
+        tessellation_path(model_dir)
+    except ModelError:
+        return ["tessellation"]
+    return []
+
+
 def missing_models(model_dir: Path | None = None) -> list[str]:
     out = []
     for key in MODELS:
@@ -90,7 +132,9 @@ def missing_models(model_dir: Path | None = None) -> list[str]:
 
 
 def extract_from_wheel(wheel: Path, model_dir: Path) -> list[Path]:
-    """Take the three models out of a mediapipe wheel, verifying each before it lands."""
+    """Take the three models and the mesh source out of a mediapipe wheel, verifying each
+    before it lands, and write the triangulation JSON derived from that source (checked
+    against its own pin). Returns the models' paths and the JSON's."""
     model_dir.mkdir(parents=True, exist_ok=True)
     written = []
     try:
@@ -99,7 +143,7 @@ def extract_from_wheel(wheel: Path, model_dir: Path) -> list[Path]:
         raise ModelError(f"{wheel} is not a readable wheel: {exc}") from exc
     with zf:
         names = set(zf.namelist())
-        for model in MODELS.values():
+        for model in (*MODELS.values(), MESH_SOURCE):
             if model.wheel_path not in names:
                 raise ModelError(
                     f"{wheel} has no {model.wheel_path}; is it mediapipe {MEDIAPIPE_VERSION}?"
@@ -112,8 +156,24 @@ def extract_from_wheel(wheel: Path, model_dir: Path) -> list[Path]:
                 )
             target = model_dir / model.name
             write_atomic(target, data, 0o644)
-            written.append(target)
+            if model is not MESH_SOURCE:
+                written.append(target)
+            else:
+                written.append(_write_tessellation(data, model_dir))
     return written
+
+
+def _write_tessellation(source: bytes, model_dir: Path) -> Path:
+    data = tessellation.tessellation_json(source.decode("utf-8"))
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != tessellation.SHA256:
+        raise ModelError(
+            f"face-mesh triangulation derived from {MESH_SOURCE.wheel_path} has SHA-256 "
+            f"{digest}, expected {tessellation.SHA256}"
+        )
+    target = model_dir / tessellation.FILE_NAME
+    write_atomic(target, data, 0o644)
+    return target
 
 
 def download_wheel(dest: Path) -> Path:
@@ -143,10 +203,11 @@ def download_wheel(dest: Path) -> Path:
 def fetch(
     model_dir: Path | None = None, wheel: Path | None = None, force: bool = False
 ) -> list[Path]:
-    """Make sure the three verified models are in the cache; returns their paths."""
+    """Make sure the three verified models and the triangulation are in the cache; returns
+    their paths."""
     model_dir = model_dir or default_model_dir()
-    if not force and not missing_models(model_dir):
-        return [model_dir / m.name for m in MODELS.values()]
+    if not force and not missing_models(model_dir) and not missing_data(model_dir):
+        return [model_dir / m.name for m in MODELS.values()] + [tessellation_path(model_dir)]
     if wheel is not None:
         if not Path(wheel).exists():
             raise ModelError(f"wheel {wheel} does not exist")
@@ -160,7 +221,8 @@ def add_cli(sub) -> None:
         "models",
         help="manage the landmark models (fetch from the mediapipe wheel, verify)",
         description="Fetch and verify MediaPipe's face detector, face landmark and iris models. "
-        f"They are extracted from the mediapipe=={MEDIAPIPE_VERSION} wheel and checked against pinned SHA-256.",
+        f"They are extracted from the mediapipe=={MEDIAPIPE_VERSION} wheel and checked against pinned SHA-256, "
+        "with the face mesh's triangulation (FACEMESH_TESSELATION, Apache-2.0) as pinned JSON.",
     )
     msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     f = msub.add_parser("fetch", help="download (once) and verify the models into the cache")
@@ -193,4 +255,5 @@ def _cmd_fetch(args) -> int:
 def _cmd_verify(args) -> int:
     for key in MODELS:
         print(f"ok  {model_path(key, args.dir)}")
+    print(f"ok  {tessellation_path(args.dir)}")
     return 0

@@ -3,6 +3,8 @@ results, in bounded memory. No frame, crop or landmark track is kept: each frame
 running sums and is forgotten; only the neutral baseline shape (one mean 68-point face)
 and a few fixed-size tracker states (blink reference window, previous pose and gaze) are
 held. The measures themselves are defined in device.session.biomarkers (docs/biomarkers.md).
+The standard-face route's 3D displacement field is kept as running sums of canonical
+meshes (device.session.mesh_field): read at session end by the route, never summarised.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from device.session.biomarkers.blinks import BlinkTracker
 from device.session.biomarkers.gaze import GAZE_NAMES, GazeEvents, gaze_angles
 from device.session.biomarkers.head_motion import HEAD_MOTION_NAMES, HeadMotion
 from device.session.biomarkers.registration import register_to_baseline
+from device.session.mesh_field import EMOTIONS, MeshField
 from device.session.running_stats import RunningStats, json_float
 from device.session.timeline import CONDITIONS, Segment, Timeline
 from device.vision.facemap import (
@@ -105,6 +108,7 @@ class SessionAccumulator:
         self._head = HeadMotion()
         self._gaze_events = GazeEvents()
         self._by_condition = {c: RunningStats(1) for c in CONDITIONS}  # expressivity
+        self.mesh_field = MeshField()  # the standard-face route's input (not in the summary)
 
     # -- baseline -------------------------------------------------------------------
     @property
@@ -146,6 +150,9 @@ class SessionAccumulator:
         in_baseline = self._is_baseline_frame(seg)
         if in_baseline and not blink.closed:  # a closing eye is not the neutral face
             self._update_baseline(result)
+            self.mesh_field.add("neutral", result.mesh)
+        elif not blink.closed and seg is not None and seg.condition in EMOTIONS:
+            self.mesh_field.add(seg.condition, result.mesh)
         base = self.baseline
         ready = base is not None and self._baseline_n >= MIN_BASELINE_FRAMES
         face = register_to_baseline(result.canon, base) if ready else None

@@ -61,8 +61,11 @@ def analyze_video(
     timeline: Timeline | None = None,
     pipeline: FramePipeline | None = None,
     progress: bool | None = None,
+    on_accumulator: Callable[[SessionAccumulator], None] | None = None,
 ) -> dict:
-    """Run the frame path over a video; returns the summary dict (validated)."""
+    """Run the frame path over a video; returns the summary dict (validated).
+    `on_accumulator` is handed the finished accumulator (training reads the standard-face
+    field from it in the same pass, in memory)."""
     pipeline = pipeline or FramePipeline()
     pipeline.reset()
     classifier = pipeline.classifier
@@ -93,7 +96,9 @@ def analyze_video(
         "model_bundle": classifier.bundle_meta if classifier else None,
     }
     summary = acc.summary(meta)
-    add_session_routes(summary, classifier)
+    add_session_routes(summary, classifier, acc)
+    if on_accumulator is not None:
+        on_accumulator(acc)
     summary["face_found"] = summary["session"]["frames_seen"] > summary["session"]["rejected"].get(
         "no_face", 0
     )
@@ -101,31 +106,41 @@ def analyze_video(
     return summary
 
 
-def session_routes(classifier) -> Callable[[dict], None] | None:
-    """The routes that read the whole session's summary (not frames), loaded once from the
-    classifier's signed bundle: today the explicit-biomarker route when the bundle holds one.
-    Returns a function that adds their blocks (`explicit_route`: probabilities, top
-    contributing biomarkers) to a summary in place, or None when there is nothing to run.
-    Loaded at start-up so that a bad route entry fails before the first patient, not after."""
+SessionRoutes = Callable[[dict, SessionAccumulator | None], None]
+
+
+def session_routes(classifier) -> SessionRoutes | None:
+    """The routes that run once at session end, loaded once from the classifier's signed
+    bundle: the explicit-biomarker route (reads the summary) and the standard-face route
+    (reads the accumulator's in-memory displacement field), each when the bundle holds it.
+    Returns a function `add(summary, acc)` that adds their blocks (`explicit_route`:
+    probabilities, top contributing biomarkers; `standard_face`: similarities, answer) to
+    the summary in place, or None when there is nothing to run. Loaded at start-up so that
+    a bad route entry fails before the first patient, not after."""
     if classifier is None or getattr(classifier, "bundle", None) is None:
         return None
     from device.models.explicit_route import ExplicitRoute  # ONNX Runtime only when asked for
+    from device.models.standard_face import StandardFaceRoute
 
-    route = ExplicitRoute.from_bundle(classifier.bundle, threads=1)
-    if route is None:
+    explicit = ExplicitRoute.from_bundle(classifier.bundle, threads=1)
+    standard = StandardFaceRoute.from_bundle(classifier.bundle)
+    if explicit is None and standard is None:
         return None
 
-    def add(summary: dict) -> None:
-        summary["explicit_route"] = route.predict(summary)
+    def add(summary: dict, acc: SessionAccumulator | None = None) -> None:
+        if explicit is not None:
+            summary["explicit_route"] = explicit.predict(summary)
+        if standard is not None and acc is not None:
+            summary["standard_face"] = standard.predict(acc.mesh_field)
 
     return add
 
 
-def add_session_routes(summary: dict, classifier) -> None:
+def add_session_routes(summary: dict, classifier, acc: SessionAccumulator | None = None) -> None:
     """One-shot form of session_routes (the analyze command runs one video)."""
     add = session_routes(classifier)
     if add is not None:
-        add(summary)
+        add(summary, acc)
 
 
 def _load_classifier(args, threads: int, providers: tuple[str, ...]):
@@ -180,7 +195,8 @@ def add_cli(sub) -> None:
         help="run the frame path on a video and write a biomarker summary",
         description="Run the kiosk's frame path (face detection, 478 landmarks, 68-point map, quality "
         "gate, biomarkers, optional classifier) over a video file and write a summary per segment "
-        "and for the whole video. Only the summary is written; no frame or landmark is stored. "
+        "and for the whole video; with a --bundle that holds them, the session-level routes "
+        "(explicit markers, standard digital face) add their small blocks at the end. Only the summary is written; no frame or landmark is stored. "
         "Exit 3 when no face is found, 2 for unreadable or truncated input.",
     )
     p.add_argument("video", type=Path, help="video file (mp4, mov, avi...)")

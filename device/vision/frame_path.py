@@ -52,6 +52,7 @@ class FrameResult:
     n_faces: int = 0
     classifier: Any = None  # ClassifierOutput when a classifier is loaded and the frame passed
     position_mm: np.ndarray | None = None  # head position (x, y, z) mm, face-size scale (headpose)
+    mesh: np.ndarray | None = None  # the landmarker's (478, 3) points, by reference (no copy)
 
 
 class FramePipeline:
@@ -64,30 +65,47 @@ class FramePipeline:
             iris=self.config.iris,
         )
         self.classifier = classifier
+        if classifier is not None and self.landmarker.parallel:
+            # it runs beside the iris model: one XNNPACK thread each (see FaceLandmarker)
+            classifier.set_threads(1)
 
     def reset(self) -> None:
         """Forget the track (a new patient, a new video)."""
         self.landmarker.reset()
 
     def process(self, rgb: np.ndarray) -> FrameResult:
-        lm = self.landmarker.process(rgb)
+        lm_ = self.landmarker
+        overlap = lm_.parallel and self.classifier is not None
+        # With two threads and a classifier, the iris model runs on the landmarker's worker
+        # thread while this one does the quality gate and the classifier (the features,
+        # which need the iris, come after): both cores busy, same numbers as in sequence.
+        lm = lm_.track(rgb) if overlap else lm_.process(rgb)
         if lm.points is None:
             return FrameResult(False, "no_face", n_faces=max(lm.n_faces, 0))
-        pts68 = mp478_to_68(lm.points)[:, :2]
-        h, w = rgb.shape[:2]
-        pose, position_mm = head_pose_and_position(pts68, w, h)
-        # One alignment serves the quality crop and the canonical frame of the features.
-        m = alignment_matrix(pts68, CANONICAL_CROP)
-        sharpness, brightness = face_stats(rgb, pts68, m, CANONICAL_CROP.size)
-        reason = check(
-            lm.n_faces, pts68, pose[0], pose[1], sharpness, brightness, self.config.quality
-        )
-        canon = to_canonical(pts68, m)
-        iris = to_canonical(lm.points[468:478], m) if lm.points.shape[0] >= 478 else None
+        iris_job = lm_.start_iris(rgb, lm.points) if overlap else None
+        try:
+            pts68 = mp478_to_68(lm.points)[:, :2]
+            h, w = rgb.shape[:2]
+            pose, position_mm = head_pose_and_position(pts68, w, h)
+            # One alignment serves the quality crop and the canonical frame of the features.
+            m = alignment_matrix(pts68, CANONICAL_CROP)
+            sharpness, brightness = face_stats(rgb, pts68, m, CANONICAL_CROP.size)
+            reason = check(
+                lm.n_faces, pts68, pose[0], pose[1], sharpness, brightness, self.config.quality
+            )
+            canon = to_canonical(pts68, m)
+            classified = None
+            if reason is None and self.classifier is not None:
+                crop, m_cls = align_face(rgb, pts68, self.classifier.alignment)
+                classified = self.classifier.infer(crop, transform_points(pts68, m_cls))
+        finally:  # never leave the worker writing while the caller moves on
+            points = lm.points
+            if iris_job is not None:
+                points = np.concatenate([points, lm_.finish_iris(iris_job, rgb, points)])
+        iris = to_canonical(points[468:478], m) if points.shape[0] >= 478 else None
         feats = frame_features(canon, iris, pose)
         result = FrameResult(reason is None, reason, pts68, canon, feats, pose, lm.n_faces)
         result.position_mm = position_mm
-        if reason is None and self.classifier is not None:
-            crop, m_cls = align_face(rgb, pts68, self.classifier.alignment)
-            result.classifier = self.classifier.infer(crop, transform_points(pts68, m_cls))
+        result.mesh = points
+        result.classifier = classified
         return result

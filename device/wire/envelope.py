@@ -222,6 +222,19 @@ def peek_header(blob: bytes) -> tuple[Header, bytes, bytes]:
     return Header.from_bytes(hb), hb, blob[end:]
 
 
+@dataclass(frozen=True)
+class Opened:
+    """An opened envelope: its header, the summary, and the summary exactly as signed.
+
+    `body` is the verified plaintext the device signed (canonical JSON from an honest
+    device): a receiver can store it as it came instead of encoding the summary again.
+    """
+
+    header: Header
+    summary: dict
+    body: bytes
+
+
 def open_envelope(
     blob: bytes,
     clinic_private_key: X25519PrivateKey,
@@ -232,6 +245,17 @@ def open_envelope(
     `lookup_device_key(device_id, key_id)` returns the device's public key or None when
     unknown; it may itself raise EnvelopeError (e.g. reason "revoked").
     """
+    opened = open_sealed(blob, clinic_private_key, lookup_device_key)
+    return opened.header, opened.summary
+
+
+def open_sealed(
+    blob: bytes,
+    clinic_private_key: X25519PrivateKey,
+    lookup_device_key: Callable[[str, str], Ed25519PublicKey | None],
+) -> Opened:
+    """`open_envelope` that also hands back the signed summary bytes (the receiver's path:
+    one JSON parse per message, and the store writes the bytes the signature covers)."""
     header, hb, ct = peek_header(blob)
     pub = lookup_device_key(header.device_id, header.key_id)
     if pub is None:
@@ -253,4 +277,4 @@ def open_envelope(
         raise EnvelopeError("summary", "payload is not UTF-8 JSON") from exc
     if not isinstance(summary, dict) or not isinstance(summary.get("schema_version"), str):
         raise EnvelopeError("summary", "payload is not an object with a schema_version")
-    return header, summary
+    return Opened(header, summary, body)

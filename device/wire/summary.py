@@ -6,6 +6,11 @@ per-frame track can ride along: any list longer than MAX_LIST is refused. It che
 too: frame counts are 0..MAX_FRAMES with frames_used <= frames_seen, rejection counts are
 non-negative, and no integer anywhere exceeds what every JSON reader holds exactly.
 
+The standard-face route's block (`standard_face`), when present, is checked for shape and
+range: cosine similarities in -1..1 for at most MAX_CLASSES classes and the four emotions
+plus "overall", an answer among those classes (or null with a reason), frame counts within
+the session's. It can never carry the displacement field itself.
+
 An error message names the place (`summary.segments[2].frames_seen`) and the rule, never
 the value found there: the receiver logs and records refusals, and decrypted content must
 appear in neither.
@@ -28,6 +33,11 @@ BLOCK_REQUIRED = {"frames_seen": int, "frames_used": int, "rejected": dict, "fea
 MAX_FRAMES = 10**8  # about 230 days at 5 frames/s: far beyond any session
 MAX_INT = 2**53  # exact in every JSON reader
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")
+MAX_CLASSES = 8
+STANDARD_FACE_CONDITIONS = ("happiness", "sadness", "anger", "fear")
+_SIMILARITY_KEYS = frozenset((*STANDARD_FACE_CONDITIONS, "overall"))
+_FRAME_KEYS = frozenset(("neutral", *STANDARD_FACE_CONDITIONS))
+_STANDARD_FACE_KEYS = frozenset(("frames", "answer", "similarity", "conditions", "reason"))
 
 
 class SummaryError(InputError):
@@ -60,28 +70,34 @@ def _walk(obj, path: str) -> None:
 def _plain(obj) -> bool:
     """True when `_walk` would find nothing wrong: the same rules, checked without building
     a path for every value (the receiver runs this on every summary). Exact types only, so
-    anything unusual falls back to `_walk`, which names the place."""
+    anything unusual falls back to `_walk`, which names the place. Only containers go on
+    the stack; scalars are checked where they are met (a summary holds thousands)."""
+    if type(obj) is not dict and type(obj) is not list:
+        return False
     stack = [obj]
     while stack:
         o = stack.pop()
-        t = type(o)
-        if t is dict:
-            for k, v in o.items():
+        if type(o) is dict:
+            for k in o:
                 if type(k) is not str:
                     return False
-                stack.append(v)
-        elif t is list:
+            values = o.values()
+        else:
             if len(o) > MAX_LIST:
                 return False
-            stack.extend(o)
-        elif t is float:
-            if not math.isfinite(o):
+            values = o
+        for v in values:
+            t = type(v)
+            if t is float:
+                if v - v != 0.0:  # not finite: inf - inf and nan - nan are nan
+                    return False
+            elif t is dict or t is list:
+                stack.append(v)
+            elif t is int:
+                if not -MAX_INT <= v <= MAX_INT:
+                    return False
+            elif not (t is str or t is bool or v is None):
                 return False
-        elif t is int:
-            if not -MAX_INT <= o <= MAX_INT:
-                return False
-        elif not (t is str or t is bool or o is None):
-            return False
     return True
 
 
@@ -105,8 +121,11 @@ def _check_counts(block: dict, path: str) -> None:
             raise SummaryError(f"{path}.rejected.{reason}: must be a count 0..frames_seen")
 
 
-def validate_summary(summary: dict) -> None:
-    """Raise SummaryError naming the first problem; return None when the summary is valid."""
+def validate_summary(summary: dict, encoded: bytes | None = None) -> None:
+    """Raise SummaryError naming the first problem; return None when the summary is valid.
+
+    `encoded`: the summary's JSON bytes when the caller holds them already (the receiver:
+    the signed bytes it stores); the size limit then applies to them, with no re-encoding."""
     if not isinstance(summary, dict):
         raise SummaryError("summary: must be an object")
     _require(summary, REQUIRED, "summary")
@@ -124,8 +143,49 @@ def validate_summary(summary: dict) -> None:
             raise SummaryError(f"summary.segments[{i}]: must be an object")
         _require(seg, {"name": str, **BLOCK_REQUIRED}, f"summary.segments[{i}]")
         _check_counts(seg, f"summary.segments[{i}]")
-    if len(encode(summary)) > MAX_BYTES:
+    if "standard_face" in summary:
+        _check_standard_face(summary["standard_face"], summary["session"]["frames_seen"])
+    if len(encoded if encoded is not None else encode(summary)) > MAX_BYTES:
         raise SummaryError(f"summary: larger than {MAX_BYTES} bytes")
+
+
+def _check_standard_face(block, frames_seen: int) -> None:
+    """The standard-face route's block: similarities, answer and frame counts only."""
+    path = "summary.standard_face"
+    if not isinstance(block, dict):
+        raise SummaryError(f"{path}: must be an object")
+    if set(block) - _STANDARD_FACE_KEYS:
+        raise SummaryError(
+            f"{path}: unknown keys (allowed: {', '.join(sorted(_STANDARD_FACE_KEYS))})"
+        )
+    _require(block, {"frames": dict, "similarity": dict}, path)
+    frames = block["frames"]
+    if set(frames) - _FRAME_KEYS:
+        raise SummaryError(f"{path}.frames: keys must be among {', '.join(sorted(_FRAME_KEYS))}")
+    for k, n in frames.items():
+        if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= frames_seen:
+            raise SummaryError(f"{path}.frames.{k}: must be a count 0..session.frames_seen")
+    sim = block["similarity"]
+    if len(sim) > MAX_CLASSES:
+        raise SummaryError(f"{path}.similarity: more than {MAX_CLASSES} classes")
+    for cls, row in sim.items():
+        where = f"{path}.similarity.{cls if _PLAIN_KEY.fullmatch(cls) else '<key>'}"
+        if not isinstance(row, dict) or set(row) - _SIMILARITY_KEYS:
+            raise SummaryError(
+                f"{where}: must map {', '.join(sorted(_SIMILARITY_KEYS))} to similarities"
+            )
+        for k, v in row.items():
+            if not isinstance(v, int | float) or isinstance(v, bool) or not -1.0 <= v <= 1.0:
+                raise SummaryError(f"{where}.{k}: cosine similarity must be a number in -1..1")
+    answer = block.get("answer")
+    if answer is None:
+        if not isinstance(block.get("reason"), str):
+            raise SummaryError(f"{path}.reason: a block without an answer must say why")
+    elif not isinstance(answer, str) or answer not in sim:
+        raise SummaryError(f"{path}.answer: must be one of the compared classes")
+    conds = block.get("conditions", [])
+    if not isinstance(conds, list) or any(c not in STANDARD_FACE_CONDITIONS for c in conds):
+        raise SummaryError(f"{path}.conditions: must list emotional conditions")
 
 
 def encode(summary: dict) -> bytes:

@@ -211,6 +211,61 @@ class Report:
             )
         return out
 
+    def routes(self) -> dict | None:
+        """The method's three routes side by side (face-video network, explicit digital
+        markers, standard digital face) with the bundle's validation figures beside each;
+        None when the session holds no route output. Shown only when the bundle is verified,
+        like the classifier: a research aid, never a diagnosis."""
+        s = self.summary
+        net, exp, std = (
+            s["session"].get("classifier"),
+            s.get("explicit_route"),
+            s.get("standard_face"),
+        )
+        if not (exp or std):
+            return None
+        if not self.show_classifier():
+            return {"shown": False, "note": self.bundle_note}
+        validation = (self.bundle_manifest or {}).get("validation") or {}
+        cv = validation.get("routes_cv") or {}
+        rows = []
+        if net:
+            probs = net.get("probabilities") or {}
+            rows.append(
+                _route_row(
+                    "Face-video network",
+                    max(probs, key=probs.get) if probs else None,
+                    "mean probability",
+                    probs,
+                    _validation_text(validation, "held-out participants"),
+                )
+            )
+        if exp:
+            rows.append(
+                _route_row(
+                    "Explicit digital markers",
+                    exp.get("leading_class"),
+                    "probability",
+                    exp.get("probabilities") or {},
+                    _validation_text(cv.get("explicit"), "CV"),
+                    [b["name"] for b in exp.get("top_biomarkers", [])],
+                )
+            )
+        if std:
+            sims = {k: v.get("overall") for k, v in (std.get("similarity") or {}).items()}
+            rows.append(
+                _route_row(
+                    "Standard digital face",
+                    std.get("answer"),
+                    "cosine similarity",
+                    sims,
+                    _validation_text(cv.get("standard_face"), "CV"),
+                    [],
+                    std.get("reason"),
+                )
+            )
+        return {"shown": True, "rows": rows}
+
     def provenance(self) -> list[tuple[str, str]]:
         s, r = self.summary, self.record
         mb = s.get("model_bundle") or {}
@@ -228,6 +283,30 @@ class Report:
             ("Summary schema", s.get("schema_version", "-")),
             ("Message id", r["message_id"]),
         ]  # fmt: skip
+
+
+def _route_row(name, answer, score_name, scores, validation, evidence=(), reason=None) -> dict:
+    return {
+        "name": name,
+        "answer": answer or "none",
+        "score_name": score_name,
+        "scores": {k: (None if v is None else round(float(v), 3)) for k, v in scores.items()},
+        "validation": validation,
+        "evidence": list(evidence),
+        "reason": reason,
+    }
+
+
+def _validation_text(v: dict | None, setting: str) -> str:
+    """'accuracy 0.94 (95 % CI 0.83-1.0) on 18 participants, CV' or a warning."""
+    if not v or v.get("accuracy") is None:
+        return "no validation figures in the bundle: do not use this output"
+    ci = v.get("accuracy_ci95")
+    n = v.get("participants") or v.get("held_out_participants")
+    text = f"accuracy {v['accuracy']}"
+    if ci and ci[0] is not None:
+        text += f" (95 % CI {ci[0]}-{ci[1]})"
+    return text + (f" on {n} participants" if n else "") + f", {setting}"
 
 
 def _mean(block, key):

@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from device.errors import EmofaceError
 from device.fileio import write_atomic
 from receiver.report.content import UNIT, Report
+from receiver.report.measures import action_units_by_condition, clip_measures
 from receiver.report.plots import facemap_svg, responses_svg
 
 _env = Environment(
@@ -59,6 +60,9 @@ def render_html(report: Report) -> str:
         regions=regions,
         organs=report.organs(),
         classifier=report.classifier(),
+        routes=report.routes(),
+        measures=clip_measures(report.summary),
+        action_units=action_units_by_condition(report.summary),
         provenance=report.provenance(),
         figures=figures,
         unit=UNIT,

@@ -10,6 +10,7 @@ happen inside the caller's transaction: the receiver commits once per batch.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 
@@ -18,11 +19,11 @@ from device.wire.envelope import Header
 from receiver.store.backend import Backend, StoreError, is_postgres, sqlite_path
 from receiver.store.migrations import current_version, migrate, session_code
 
-_INSERT = (
+_INSERT_HEAD = (
     "INSERT INTO summaries (message_id, device_id, key_id, boot_id, seq, created,"
-    " received, schema_version, summary, session_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT DO NOTHING"
+    " received, schema_version, summary, session_code)"
 )
+_ROW_PLACEHOLDERS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 class Store:
@@ -86,33 +87,30 @@ class Store:
         return out
 
     def insert(self, header: Header, summary: dict, received: float) -> bool:
-        cur = self._x(_INSERT, _row(header, summary, received))
-        return cur.rowcount == 1
+        return bool(self.insert_many([(header, summary, received)]))
 
-    def insert_many(self, items: Iterable[tuple[Header, dict, float]]) -> set[str]:
-        """Insert a batch (sorted by message id, so concurrent receivers lock rows in one
-        order); return the message ids that were new. A row another receiver committed
-        meanwhile is skipped, never stored twice."""
+    def insert_many(self, items: Iterable[tuple]) -> set[str]:
+        """Insert a batch of (header, summary, received[, text]) in one statement per 500
+        rows (sorted by message id, so concurrent receivers lock rows in one order); return
+        the message ids that were new. `text` is the summary's JSON as signed (the
+        receiver passes the verified bytes, decoded); without it the summary is encoded.
+        A row another receiver committed meanwhile is skipped, never stored twice."""
         items = sorted(items, key=lambda it: it[0].message_id)
-        if not items:
-            return set()
-        ids = [it[0].message_id for it in items]
-        if self.kind == "postgres":
-            # one round trip; RETURNING names exactly the rows this transaction added
-            new: set[str] = set()
-            for chunk in _chunks(items, 500):
-                values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-                rows = self._x(
-                    _INSERT.replace("VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", f"VALUES {values}")
-                    + " RETURNING message_id",
-                    [v for it in chunk for v in _row(*it)],
-                ).fetchall()
-                new.update(r[0] for r in rows)
+        new: set[str] = set()
+        if self.kind == "sqlite" and sqlite3.sqlite_version_info < (3, 35, 0):
+            for it in items:  # an older SQLite (no RETURNING): one row at a time
+                sql = f"{_INSERT_HEAD} VALUES {_ROW_PLACEHOLDERS} ON CONFLICT DO NOTHING"
+                if self._x(sql, _row(*it)).rowcount == 1:
+                    new.add(it[0].message_id)
             return new
-        new = set()
-        for it, message_id in zip(items, ids, strict=True):
-            if self._x(_INSERT, _row(*it)).rowcount == 1:
-                new.add(message_id)
+        for chunk in _chunks(items, 500):
+            # RETURNING names exactly the rows this statement added (SQLite >= 3.35 too)
+            values = ", ".join([_ROW_PLACEHOLDERS] * len(chunk))
+            rows = self._x(
+                f"{_INSERT_HEAD} VALUES {values} ON CONFLICT DO NOTHING RETURNING message_id",
+                [v for it in chunk for v in _row(*it)],
+            ).fetchall()
+            new.update(r[0] for r in rows)
         return new
 
     def reject(self, reason: str, device_id: str | None, message_id: str | None, detail: str):
@@ -216,7 +214,9 @@ class Store:
         return {d: n for d, n in rows}
 
 
-def _row(header: Header, summary: dict, received: float) -> tuple:
+def _row(header: Header, summary: dict, received: float, text: str | None = None) -> tuple:
+    if text is None:  # no signed text given (a direct insert): encode, keys as they are
+        text = json.dumps(summary, separators=(",", ":"), ensure_ascii=False)
     return (
         header.message_id,
         header.device_id,
@@ -226,8 +226,7 @@ def _row(header: Header, summary: dict, received: float) -> tuple:
         float(header.created),
         received,
         summary["schema_version"],
-        # the opened summary is canonical JSON parsed in order: no need to sort again
-        json.dumps(summary, separators=(",", ":"), ensure_ascii=False),
+        text,
         session_code(summary),
     )
 

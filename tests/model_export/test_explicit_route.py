@@ -22,6 +22,7 @@ from model_export.explicit_route import (
 from model_export.synth import CohortSpec, plan, stimulus_timeline
 from model_export.synth.face import base_face
 from model_export.synth.summaries import landmark_summary
+from tests.support.model_fixtures import route_bundle
 
 CLASSES = ("BD", "MDD", "HC")
 
@@ -115,26 +116,13 @@ def test_the_route_travels_in_the_signed_bundle_and_runs_at_session_end(
     from device.models.classifier import load_classifier
     from device.session.analyze import analyze_video
     from device.session.timeline import Segment, Timeline
-    from device.vision.alignment import AlignmentParams
     from device.vision.frame_path import FramePipeline
-    from model_export.bundle_build import build_bundle
-    from model_export.formats import ModelFile
 
     route_dir = tmp_path / "route"
     route_dir.mkdir()
     entry = export_explicit_route(trained, route_dir)
-    bundle, _ = build_bundle(
-        tmp_path / "bundle",
-        model,
-        [ModelFile("onnx", onnx_fp32, {"precision": "fp32", "format": "onnx-fp32"})],
-        AlignmentParams(size=112),
-        CLASSES,
-        {"accuracy": 0.5, "held_out_participants": 3},
-        keypair[0],
-        "route-bundle",
-        1,
-        extra_files=[route_dir / entry["file"], route_dir / entry["meta"]],
-        routes={"explicit_route": entry},
+    bundle = route_bundle(
+        tmp_path / "bundle", model, onnx_fp32, keypair[0], "explicit_route", route_dir, entry
     )
     clf = load_classifier(bundle, keypair[2], threads=1)
     timeline = Timeline(

@@ -9,7 +9,6 @@ import base64
 import json
 import os
 import subprocess
-import sys
 import tracemalloc
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from device.delivery.outbox import EXPORT_FORMAT, Outbox, read_export
 from device.errors import InputError
 from receiver.outbox_import import iter_export
 from receiver.store import Store
-from tests.support.delivery_helpers import make_summary
+from tests.support.delivery_helpers import make_summary, receiver_argv
 from tests.support.flood import seal_many
 
 
@@ -124,18 +123,7 @@ def test_import_of_a_non_export_fails_before_touching_the_store(clinic, tmp_path
 
 def _import_peak_rss_mb(clinic, export: Path, store: Path) -> float:
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "device.cli",
-            "receiver",
-            "import",
-            str(export),
-            "--clinic",
-            str(clinic.folder),
-            "--store",
-            str(store),
-        ],
+        receiver_argv("import", clinic, store, str(export)),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

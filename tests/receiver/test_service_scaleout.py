@@ -6,7 +6,6 @@ ends non-zero (the process contract), and a restarted one picks up what was left
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 
@@ -16,6 +15,7 @@ from tests.support.delivery_helpers import (
     device_broker,
     make_delivery,
     make_summary,
+    receiver_argv,
     receiver_broker,
     wait_for,
 )
@@ -103,19 +103,7 @@ def test_a_receiver_whose_store_fails_exits_non_zero_and_loses_nothing(
 
     def run_receiver():
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "device.cli",
-                "receiver",
-                "run",
-                "--clinic",
-                str(clinic.folder),
-                "--store",
-                postgres_url,
-                "--group",
-                "dies",
-            ],
+            receiver_argv("run", clinic, postgres_url, "--group", "dies"),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -196,6 +196,24 @@ def test_a_batch_is_checked_and_inserted_in_one_go(store_url):
     s.close()
 
 
+def test_a_batch_keeps_the_given_text_and_an_old_sqlite_gets_the_same_result(tmp_path, monkeypatch):
+    """The text the receiver passes (the signed bytes) is stored verbatim; without
+    RETURNING (SQLite < 3.35) the rows go in one at a time with the same outcome."""
+    for label, version in (("new", None), ("old", (3, 34, 1))):
+        if version:
+            monkeypatch.setattr("receiver.store.summaries.sqlite3.sqlite_version_info", version)
+        s = Store(str(tmp_path / f"{label}.sqlite"))
+        heads = [header(seq=i, boot="f" * 32) for i in range(5)]
+        texts = [json.dumps(coded(i, None), sort_keys=True) for i in range(5)]
+        first = s.insert_many([(h, coded(i, None), 1.0, texts[i]) for i, h in enumerate(heads)])
+        again = s.insert_many([(heads[0], coded(0, None), 2.0, texts[0])])
+        s.commit()
+        assert first == {h.message_id for h in heads} and again == set()
+        rows = dict(s.db.execute("SELECT message_id, summary FROM summaries").fetchall())
+        assert rows == {h.message_id: texts[i] for i, h in enumerate(heads)}
+        s.close()
+
+
 def test_two_writers_inserting_the_same_batch_store_each_summary_once(store_url):
     """Two connections (two receivers after a redelivery) race on overlapping batches."""
     Store(store_url).close()

@@ -4,6 +4,7 @@ tag, devices built from enrolled bundles, waiting for the receiver's store."""
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from pathlib import Path
 
@@ -14,6 +15,13 @@ from provisioning.clinic import Clinic
 from receiver.store import Store
 
 DEVICES = ("dev-a", "dev-b", "dev-c")
+
+
+def receiver_argv(command: str, clinic: Clinic, store: str | Path, *extra: str) -> list[str]:
+    """`emoface receiver COMMAND --clinic ... --store ... EXTRA` as a child process runs it
+    (this interpreter, the repository's CLI module)."""
+    return [sys.executable, "-m", "device.cli", "receiver", command,
+            "--clinic", str(clinic.folder), "--store", str(store), *extra]  # fmt: skip
 
 
 def make_summary(i: int = 0, tag: str = "t") -> dict:

@@ -6,7 +6,7 @@ device's own certificate; it resends whatever is not acknowledged (after a recon
 after `ack_timeout`) until every one is. So the receiver, not the device, is what limits
 the rate, while the delivery contract (resend until acknowledged) is the real one.
 
-    python -m tests.support.flood CLINIC N DEVICE [DEVICE...]    (bench: one process)
+    python -m tests.support.flood CLINIC N DEVICE [DEVICE...] [--realistic | --kiosk-v2]
 prints `ready` once sealed, waits for a line on stdin, floods, then prints one JSON line.
 """
 
@@ -147,7 +147,11 @@ class FloodDevice(MqttWorker):
                 self.first_publish = now
 
 
-def _summaries(device_id: str, n: int, realistic: bool) -> list[dict]:
+def _summaries(device_id: str, n: int, realistic: bool, kiosk_v2: bool = False) -> list[dict]:
+    if kiosk_v2:  # one kiosk-made summary (about 50 KB), sealed n times
+        from bench.delivery import kiosk_v2_summary
+
+        return [kiosk_v2_summary()] * n
     if realistic:
         from bench.delivery import realistic_summary
 
@@ -163,13 +167,13 @@ def main() -> int:
 
     clinic = Clinic.open(Path(sys.argv[1]))
     n, names = int(sys.argv[2]), sys.argv[3:]
-    realistic = "--realistic" in names
-    names = [d for d in names if d != "--realistic"]
+    realistic, kiosk_v2 = "--realistic" in names, "--kiosk-v2" in names
+    names = [d for d in names if d not in ("--realistic", "--kiosk-v2")]
     devices = [
         FloodDevice(
             device_broker(clinic, d),
             d,
-            seal_many(clinic.bundle_dir(d), d, _summaries(d, n, realistic)),
+            seal_many(clinic.bundle_dir(d), d, _summaries(d, n, realistic, kiosk_v2)),
         )
         for d in names
     ]

@@ -105,3 +105,24 @@ def exported(request, model, crops, calibration, tmp_path_factory) -> Exported:
     # 6 random crops: the 99 % gate would refuse one flipped near-tie; the figures are
     # checked in the tests instead
     return export_with_parity(fmt, job, crops, reference, min_agreement=0.0)
+
+
+def route_bundle(
+    out: Path, model, onnx_fp32: Path, key, route: str, route_dir: Path, entry: dict
+) -> Path:
+    """A signed bundle of the small FP32 network plus one whole-session route (`route`:
+    its manifest key, `entry`: its {"file", "meta", ...} entry, files in `route_dir`)."""
+    bundle, _ = build_bundle(
+        out,
+        model,
+        [ModelFile("onnx", onnx_fp32, {"precision": "fp32", "format": "onnx-fp32"})],
+        AlignmentParams(size=SIZE),
+        ("BD", "MDD", "HC"),
+        {"accuracy": 0.5, "held_out_participants": 3},
+        key,
+        f"{route.replace('_', '-')}-bundle",
+        1,
+        extra_files=[route_dir / entry["file"], route_dir / entry["meta"]],
+        routes={route: entry},
+    )
+    return bundle

@@ -42,7 +42,15 @@ class Runtime:
         """None when this back-end can run here, else what to install."""
         return cls.missing
 
-    def __init__(self, path: Path, threads: int = 2, providers: Sequence[str] = DEFAULT_PROVIDERS):
+    def __init__(
+        self,
+        path: Path,
+        threads: int = 2,
+        providers: Sequence[str] = DEFAULT_PROVIDERS,
+        *,
+        batch: int = 1,
+        outputs: Sequence[str] | None = None,
+    ):
         raise NotImplementedError
 
     @property
@@ -52,6 +60,13 @@ class Runtime:
     @property
     def output_names(self) -> list[str]:
         return [o.name for o in self.outputs]
+
+    @property
+    def input_quantisation(self) -> tuple[float, int, np.dtype] | None:
+        """(scale, zero point, dtype) of an integer input, None for a float one. `run`
+        quantises float input itself; a caller that can make the integer values more
+        cheaply (a lookup table on uint8 pixels) passes them in that dtype instead."""
+        return None
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Feed the single input, return every output by name as float32 (dequantised)."""
@@ -87,15 +102,32 @@ def open_model(
     *,
     threads: int = 2,
     providers: Sequence[str] = DEFAULT_PROVIDERS,
+    batch: int = 1,
+    outputs: Sequence[str] | None = None,
 ) -> Runtime:
-    """Open `path` with the named back-end; ModelError names the file and the fix."""
+    """Open `path` with the named back-end; ModelError names the file and the fix.
+
+    `batch` > 1 sets the input's leading dimension (one call for several crops); outputs
+    then hold the batch's results in order, row after row. `outputs` names the outputs the
+    caller reads: the others may be left uncomputed (LiteRT drops their operators) and
+    are not returned."""
     cls = RUNTIMES.get(runtime)
     if cls is None:
         raise ModelError(f"unknown runtime {runtime!r} (known: {', '.join(RUNTIMES)})")
     why = cls.why_unavailable()
     if why:
         raise ModelError(f"{runtime} unavailable: {why}")
-    return cls(Path(path), threads=threads, providers=providers)
+    extra: dict = {}  # only when asked for: a back-end may predate these options
+    if batch != 1:
+        extra["batch"] = int(batch)
+    if outputs:
+        extra["outputs"] = tuple(outputs)
+    try:
+        return cls(Path(path), threads=threads, providers=providers, **extra)
+    except TypeError as exc:
+        if not extra:
+            raise
+        raise ModelError(f"{runtime} cannot open {path} with {sorted(extra)}: {exc}") from exc
 
 
 # The back-ends register themselves on import.

@@ -11,6 +11,7 @@ import numpy as np
 from device.errors import ModelError
 from device.models.runtimes import Runtime, TensorInfo, register
 from device.models.runtimes.providers import DEFAULT_PROVIDERS
+from device.models.runtimes.tflite_prune import keep_outputs, prune_available
 
 try:  # preferred: works with numpy 2
     from ai_edge_litert.interpreter import Interpreter
@@ -32,27 +33,55 @@ class LiteRTRuntime(Runtime):
         "or tflite-runtime on systems with numpy < 2"
     )
 
-    def __init__(self, path: Path, threads: int = 2, providers: Sequence[str] = DEFAULT_PROVIDERS):
+    def __init__(
+        self,
+        path: Path,
+        threads: int = 2,
+        providers: Sequence[str] = DEFAULT_PROVIDERS,
+        *,
+        batch: int = 1,
+        outputs: Sequence[str] | None = None,
+    ):
         # providers are ONNX Runtime's; LiteRT runs on the CPU with XNNPACK here
         try:
-            self._it = Interpreter(model_path=str(path), num_threads=threads)
+            content = Path(path).read_bytes()
+            if outputs and prune_available():
+                content = keep_outputs(content, outputs, where=str(path))
+            self._it = Interpreter(model_content=content, num_threads=threads)
+            self._in = self._it.get_input_details()[0]
+            if batch != 1:
+                shape = [int(batch), *(int(v) for v in self._in["shape"][1:])]
+                self._it.resize_tensor_input(self._in["index"], shape)
             self._it.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
+        except (OSError, ValueError, RuntimeError) as exc:
             raise ModelError(f"cannot load {path} in LiteRT: {exc}") from exc
         self._in = self._it.get_input_details()[0]
-        self._out = self._it.get_output_details()
+        every = self._it.get_output_details()
+        missing = sorted(set(outputs or ()) - {d["name"] for d in every})
+        if missing:
+            raise ModelError(f"{path}: no output named {missing}")
+        self._out = [d for d in every if not outputs or d["name"] in outputs]
+        self._fetch = [(o["name"], o["index"], o) for o in self._out]
         self.inputs = [_info(self._in)]
         self.outputs = [_info(d) for d in self._out]
 
+    @property
+    def input_quantisation(self) -> tuple[float, int, np.dtype] | None:
+        d = self._in
+        if d["dtype"] == np.float32:
+            return None
+        scale, zero = d["quantization"]
+        return float(scale), int(zero), np.dtype(d["dtype"])
+
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
         d = self._in
-        if d["dtype"] != np.float32:
+        if d["dtype"] != np.float32 and x.dtype != d["dtype"]:
             scale, zero = d["quantization"]
             info = np.iinfo(d["dtype"])
             x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(d["dtype"])
         self._it.set_tensor(d["index"], x)
         self._it.invoke()
-        return {o["name"]: _dequantise(self._it.get_tensor(o["index"]), o) for o in self._out}
+        return {name: _dequantise(self._it.get_tensor(i), o) for name, i, o in self._fetch}
 
 
 def _info(d: dict) -> TensorInfo:

@@ -29,7 +29,15 @@ class OnnxRuntime(Runtime):
         else "onnxruntime is not installed (pip install 'emoface-edge[device]')"
     )
 
-    def __init__(self, path: Path, threads: int = 2, providers: Sequence[str] = DEFAULT_PROVIDERS):
+    def __init__(
+        self,
+        path: Path,
+        threads: int = 2,
+        providers: Sequence[str] = DEFAULT_PROVIDERS,
+        *,
+        batch: int = 1,
+        outputs: Sequence[str] | None = None,
+    ):
         import onnxruntime as ort
 
         try:
@@ -47,7 +55,14 @@ class OnnxRuntime(Runtime):
         self.requested = tuple(providers)  # as configured, before availability
         self.providers = self.session.get_providers()  # what runs
         self.inputs = [_info(a) for a in self.session.get_inputs()]
-        self.outputs = [_info(a) for a in self.session.get_outputs()]
+        every = [_info(a) for a in self.session.get_outputs()]
+        missing = sorted(set(outputs or ()) - {o.name for o in every})
+        if missing:
+            raise ModelError(f"{path}: no output named {missing}")
+        self.outputs = [o for o in every if not outputs or o.name in outputs]
+        lead = self.inputs[0].shape[0] if self.inputs[0].shape else 1
+        if batch != 1 and lead not in (-1, batch):
+            raise ModelError(f"{path}: input batch is fixed at {lead}, cannot run {batch}")
         self._input = self.inputs[0].name
         self._names = [o.name for o in self.outputs]
 

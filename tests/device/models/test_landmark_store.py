@@ -50,7 +50,8 @@ def test_real_models_extract_from_a_wheel_built_from_the_cache(tmp_path):
     """The extraction path itself, on a wheel holding the real files."""
     wheel = tmp_path / "mediapipe-0.10.21-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as zf:
-        for m in lm.MODELS.values():
+        for m in (*lm.MODELS.values(), lm.MESH_SOURCE):
             zf.write(lm.default_model_dir() / m.name, m.wheel_path)
     paths = lm.fetch(tmp_path / "cache", wheel=wheel)
-    assert len(paths) == 3 and not lm.missing_models(tmp_path / "cache")
+    assert len(paths) == 4 and not lm.missing_models(tmp_path / "cache")
+    assert not lm.missing_data(tmp_path / "cache")
