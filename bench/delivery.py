@@ -166,21 +166,21 @@ def bench_crypto(n: int, folder: Path) -> dict:
     }
 
 
+def _broker_conf(clinic, root: Path, port: int) -> Path:
+    """A throw-away broker config on 127.0.0.1 for this clinic, logging to stdout."""
+    return write_broker_config(
+        clinic, root / "broker", port=port, bind="127.0.0.1", user="root",
+        persistence=False, log_dest="stdout",
+    )  # fmt: skip
+
+
 def end_to_end(root: Path, devices: int, n: int) -> dict:
     port = free_port()
     clinic = init_clinic(root / "clinic", "Bench clinic", "127.0.0.1", port)
     names = [f"bench-{k}" for k in range(devices)]
     for d in names:
         enroll(clinic, d)
-    conf = write_broker_config(
-        clinic,
-        root / "broker",
-        port=port,
-        bind="127.0.0.1",
-        user="root",
-        persistence=False,
-        log_dest="stdout",
-    )
+    conf = _broker_conf(clinic, root, port)
     store_path = root / "received.sqlite"
     with LocalBroker(conf, port):
         recv = subprocess.Popen(
@@ -315,15 +315,7 @@ def receiver_drain(
     identities = [None] + [str(k) for k in range(2, receivers + 1)]
     for name in identities[1:]:
         add_receiver(clinic, name)  # one certificate per receiver process
-    conf = write_broker_config(
-        clinic,
-        root / "broker",
-        port=port,
-        bind="127.0.0.1",
-        user="root",
-        persistence=False,
-        log_dest="stdout",
-    )
+    conf = _broker_conf(clinic, root, port)
     url = pg.url(pg.create_database()) if backend == "postgres" else str(root / "received.sqlite")
     Store(url).close()  # schema in place before the receivers race to create it
     per = n // len(names)

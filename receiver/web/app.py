@@ -102,6 +102,15 @@ class Dashboard:
             )
         return form, None
 
+    async def posted(self, request: Request):
+        """A form posted by a logged-in user with a valid CSRF token: (user, form, None), or
+        (None, None, the response that refuses it: the login page or a 403)."""
+        user = self.user(request)
+        if user is None:
+            return None, None, self.login_redirect()
+        form, refused = await self.checked_form(request, user)
+        return (None, None, refused) if refused else (user, form, None)
+
     def login_redirect(self) -> Response:
         return RedirectResponse("/login", status_code=303, headers=HEADERS)
 
@@ -154,10 +163,7 @@ class Dashboard:
         return resp
 
     async def logout(self, request: Request) -> Response:
-        user = self.user(request)
-        if user is None:
-            return self.login_redirect()
-        form, refused = await self.checked_form(request, user)
+        user, _, refused = await self.posted(request)
         if refused:
             return refused
         with self.lock:
@@ -182,10 +188,7 @@ class Dashboard:
         )
 
     async def ack(self, request: Request) -> Response:
-        user = self.user(request)
-        if user is None:
-            return self.login_redirect()
-        form, refused = await self.checked_form(request, user)
+        user, form, refused = await self.posted(request)
         if refused:
             return refused
         mid = request.path_params["message_id"]

@@ -71,12 +71,12 @@ def test_too_many_drops_stop_the_run_unless_told(photo_folder):
     report.check(0.5, go_on=False)
 
 
-def test_pretrain_reports_drops_and_refuses_then_goes_on(photo_folder, tmp_path, capsys):
-    out = tmp_path / "pre.pt"
-    base = [
+def _pretrain(photos, out) -> list[str]:
+    """The smallest `emoface pretrain` (one epoch, width 16) on `photos`."""
+    return [
         "pretrain",
         "--images",
-        str(photo_folder),
+        str(photos),
         "--out",
         str(out),
         "--epochs",
@@ -84,6 +84,11 @@ def test_pretrain_reports_drops_and_refuses_then_goes_on(photo_folder, tmp_path,
         "--width",
         "16",
     ]
+
+
+def test_pretrain_reports_drops_and_refuses_then_goes_on(photo_folder, tmp_path, capsys):
+    out = tmp_path / "pre.pt"
+    base = _pretrain(photo_folder, out)
     rc = emoface([*base, "--val-split", "0", "--test-split", "0"])
     err = capsys.readouterr().err
     assert rc == 2 and "near 50%" in err and "--keep-going" in err
@@ -103,15 +108,7 @@ def test_evaluate_scores_a_checkpoint_by_subject(photo_folder, tmp_path, capsys)
     out = tmp_path / "pre.pt"
     rc = emoface(
         [
-            "pretrain",
-            "--images",
-            str(photo_folder),
-            "--out",
-            str(out),
-            "--epochs",
-            "1",
-            "--width",
-            "16",
+            *_pretrain(photo_folder, out),
             "--val-split",
             "0",
             "--test-split",
