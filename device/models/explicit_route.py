@@ -27,8 +27,8 @@ from device.models.runtimes import open_model
 from device.models.runtimes.providers import DEFAULT_PROVIDERS
 from device.session.biomarkers.action_units import AU_NAMES
 from device.vision.facemap import ORGAN_KEYS, REGION_KEYS
+from device.wire.summary import EMOTIONS
 
-EMOTIONS = ("happiness", "sadness", "anger", "fear")
 _AUS = tuple(n for n in AU_NAMES if not n.startswith("AU45"))
 _SESSION = (
     ("blinks.rate_per_min", ("blinks", "rate_per_min")),

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from device.wire.summary import EMOTIONS
+
 MESH_POINTS = 468
-EMOTIONS = ("happiness", "sadness", "anger", "fear")
 # MediaPipe mesh indices. Right/left are the subject's (right = image left when facing).
 _RIGHT_SIDE = np.array([127, 234, 162, 21])
 _LEFT_SIDE = np.array([356, 454, 389, 251])

@@ -15,8 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from device.errors import InputError
-
-CONDITIONS = ("neutral", "happiness", "sadness", "anger", "fear")
+from device.wire.summary import CONDITIONS
 
 
 @dataclass(frozen=True)

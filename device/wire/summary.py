@@ -34,9 +34,12 @@ MAX_FRAMES = 10**8  # about 230 days at 5 frames/s: far beyond any session
 MAX_INT = 2**53  # exact in every JSON reader
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")
 MAX_CLASSES = 8
-STANDARD_FACE_CONDITIONS = ("happiness", "sadness", "anger", "fear")
-_SIMILARITY_KEYS = frozenset((*STANDARD_FACE_CONDITIONS, "overall"))
-_FRAME_KEYS = frozenset(("neutral", *STANDARD_FACE_CONDITIONS))
+# The conditions a summary's segments carry (the stimulus clips): neutral, then the four
+# emotions each measured against it. The one list for device, workstation and receiver.
+CONDITIONS = ("neutral", "happiness", "sadness", "anger", "fear")
+EMOTIONS = CONDITIONS[1:]
+_SIMILARITY_KEYS = frozenset((*EMOTIONS, "overall"))
+_FRAME_KEYS = frozenset(CONDITIONS)
 _STANDARD_FACE_KEYS = frozenset(("frames", "answer", "similarity", "conditions", "reason"))
 
 
@@ -184,7 +187,7 @@ def _check_standard_face(block, frames_seen: int) -> None:
     elif not isinstance(answer, str) or answer not in sim:
         raise SummaryError(f"{path}.answer: must be one of the compared classes")
     conds = block.get("conditions", [])
-    if not isinstance(conds, list) or any(c not in STANDARD_FACE_CONDITIONS for c in conds):
+    if not isinstance(conds, list) or any(c not in EMOTIONS for c in conds):
         raise SummaryError(f"{path}.conditions: must list emotional conditions")
 
 

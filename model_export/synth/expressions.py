@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from device.vision.facemap import REGIONS
+from device.wire.summary import EMOTIONS
 
 CLASSES = ("BD", "MDD", "HC")
-EMOTIONS = ("happiness", "sadness", "anger", "fear")
 
 # Left/right mirror of the 68-point layout (points on the midline map to themselves).
 _MIRROR_PAIRS = (

@@ -13,7 +13,6 @@ from device.errors import InputError
 from receiver.alerts import Alert, list_alerts
 from receiver.report.sessions import completeness, local_iso
 
-CONDITIONS = ("neutral", "happiness", "sadness", "anger", "fear")
 ANSWERS = ("Not at all", "Several days", "More than half the days", "Nearly every day")
 BANDS = {
     "minimal": "minimal",

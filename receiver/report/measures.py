@@ -5,6 +5,8 @@ device, a clip with no usable frames) is shown as missing, never invented."""
 
 from __future__ import annotations
 
+from device.wire.summary import CONDITIONS
+
 # (summary key, words) in the order of the report's action-unit table;
 # unit: % of the eye-to-eye distance
 ACTION_UNITS = (
@@ -18,7 +20,6 @@ ACTION_UNITS = (
     ("AU25_lips_part", "lips parted (AU25)"),
     ("AU26_jaw_drop", "jaw dropped (AU26)"),
 )
-CONDITIONS = ("neutral", "happiness", "sadness", "anger", "fear")
 
 
 def _stat(block: dict | None, key: str, field: str = "mean") -> float | None:
