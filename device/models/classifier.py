@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from device.errors import ModelError
 from device.models.bundle import BundleStore, VerifiedBundle, pinned_signing_key, verify_bundle
 from device.models.class_activation import landmark_attention
-from device.models.runtimes import open_model
+from device.models.runtimes import open_model, quantise
 from device.models.runtimes.providers import DEFAULT_PROVIDERS
 from device.vision.alignment import AlignmentParams
 
@@ -31,9 +31,8 @@ RUNTIME_PREFERENCE = ("litert", "onnxruntime")
 class ClassifierOutput:
     probs: np.ndarray  # (K,) softmax of the attention-scaled logits
     attention: float  # Self-Cure importance weight, 0..1
-    region_attention: (
-        np.ndarray
-    )  # (K, 16) evidence map of every class, 0..1 (device/models/class_activation.py)
+    # (K, 16) evidence map of every class, 0..1 (device/models/class_activation.py)
+    region_attention: np.ndarray
     organ_attention: np.ndarray  # (K, 9)
     predicted: int = 0
 
@@ -226,11 +225,7 @@ class Classifier:
     def _as_input(self, values: np.ndarray) -> np.ndarray:
         """(3, 256) normalised values -> the model's input dtype (quantised when integer)."""
         q = self.backend.model.input_quantisation
-        if q is None:
-            return values.astype(np.float32)
-        scale, zero, dtype = q
-        info = np.iinfo(dtype)
-        return np.clip(np.round(values / scale + zero), info.min, info.max).astype(dtype)
+        return values.astype(np.float32) if q is None else quantise(values, q)
 
     def raw(self, crop_rgb: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
         """(unscaled logits, attention, feature map C x h x w) for one crop."""

@@ -73,6 +73,14 @@ class Runtime:
         raise NotImplementedError
 
 
+def quantise(values: np.ndarray, q: tuple[float, int, np.dtype]) -> np.ndarray:
+    """Float input values -> an integer input of `q` = (scale, zero point, dtype), as the
+    model's own quantisation defines it (round to nearest, clipped to the dtype)."""
+    scale, zero, dtype = q
+    info = np.iinfo(dtype)
+    return np.clip(np.round(values / scale + zero), info.min, info.max).astype(dtype)
+
+
 RUNTIMES: dict[str, type[Runtime]] = {}
 
 
@@ -117,7 +125,7 @@ def open_model(
     why = cls.why_unavailable()
     if why:
         raise ModelError(f"{runtime} unavailable: {why}")
-    extra: dict = {}  # only when asked for: a back-end may predate these options
+    extra: dict = {}  # only when asked for: a back-end may not take these options
     if batch != 1:
         extra["batch"] = int(batch)
     if outputs:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from device.errors import ModelError
-from device.models.runtimes import Runtime, TensorInfo, register
+from device.models.runtimes import Runtime, TensorInfo, quantise, register
 from device.models.runtimes.providers import DEFAULT_PROVIDERS
 from device.models.runtimes.tflite_prune import keep_outputs, prune_available
 
@@ -76,9 +76,7 @@ class LiteRTRuntime(Runtime):
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
         d = self._in
         if d["dtype"] != np.float32 and x.dtype != d["dtype"]:
-            scale, zero = d["quantization"]
-            info = np.iinfo(d["dtype"])
-            x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(d["dtype"])
+            x = quantise(x, self.input_quantisation)
         self._it.set_tensor(d["index"], x)
         self._it.invoke()
         return {name: _dequantise(self._it.get_tensor(i), o) for name, i, o in self._fetch}
