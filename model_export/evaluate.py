@@ -10,6 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 
+def softmax_rows(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (n, K) scores."""
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
 def participant_probs(frame_probs: np.ndarray, attention: np.ndarray) -> np.ndarray:
     w = np.asarray(attention, np.float64)
     if w.sum() <= 0:
@@ -50,6 +56,15 @@ def _r(x: float, nd: int = 4) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), nd)
 
 
+def percentile_ci(values) -> list[float | None]:
+    """The 95 % percentile interval of bootstrap values (non-finite ones left out)."""
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return [None, None]
+    return [_r(np.percentile(v, 2.5)), _r(np.percentile(v, 97.5))]
+
+
 def evaluate_participants(
     y_true: np.ndarray,
     probs: np.ndarray,
@@ -82,7 +97,6 @@ def evaluate_participants(
         yc = y_true == c
         auc = auroc(yc, probs[:, c])
         boots = [auroc(yc[i], probs[i, c]) for i in boot_idx]
-        boots = np.asarray([b for b in boots if np.isfinite(b)])
         fpr, tpr = roc_curve(yc, probs[:, c])
         per_class[name] = {
             "n": int(yc.sum()),
@@ -91,9 +105,7 @@ def evaluate_participants(
             "recall": _r(rec),
             "f1": _r(f1),
             "auroc": _r(auc),
-            "auroc_ci95": [_r(np.percentile(boots, 2.5)), _r(np.percentile(boots, 97.5))]
-            if len(boots)
-            else [None, None],
+            "auroc_ci95": percentile_ci(boots),
             "roc": {"fpr": [round(v, 4) for v in fpr], "tpr": [round(v, 4) for v in tpr]},
         }
     macro = [v["f1"] for v in per_class.values()]
@@ -112,6 +124,33 @@ def evaluate_participants(
         "confusion_matrix": {"labels": list(class_names), "rows_true_cols_predicted": cm.tolist()},
         "bootstrap": {"resamples": n_boot, "seed": seed, "unit": "participant"},
     }
+
+
+def evaluate_with_cis(
+    y: np.ndarray,
+    probs: np.ndarray,
+    class_names: tuple[str, ...],
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """`evaluate_participants`' figures plus bootstrap 95 % CIs of the
+    accuracy and of each class's F1 (participants resampled): every route is reported so."""
+    y = np.asarray(y, int)
+    cv = evaluate_participants(y, probs, class_names, n_boot=n_boot, seed=seed)
+    boot = np.random.default_rng(seed + 1)
+    pred = np.asarray(probs).argmax(1)
+    accs, f1s = [], {c: [] for c in class_names}
+    for _ in range(n_boot):
+        i = boot.integers(0, len(y), len(y))
+        accs.append(float((pred[i] == y[i]).mean()))
+        for k, c in enumerate(class_names):
+            tp = np.sum((pred[i] == k) & (y[i] == k))
+            denom = np.sum(pred[i] == k) + np.sum(y[i] == k)
+            f1s[c].append(2 * tp / denom if denom else np.nan)
+    cv["accuracy_ci95"] = percentile_ci(np.array(accs))
+    for c in class_names:
+        cv["per_class"][c]["f1_ci95"] = percentile_ci(np.array(f1s[c]))
+    return cv
 
 
 def _classification_figures(cm: np.ndarray) -> dict:
@@ -166,11 +205,7 @@ def evaluate_images(
         )
 
     def ci(key: str, c: int | None = None) -> list:
-        vals = np.asarray([b[key] if c is None else b[key][c] for b in boots], np.float64)
-        vals = vals[np.isfinite(vals)]
-        if not len(vals):
-            return [None, None]
-        return [_r(np.percentile(vals, 2.5)), _r(np.percentile(vals, 97.5))]
+        return percentile_ci([b[key] if c is None else b[key][c] for b in boots])
 
     out = {"images": int(len(y_true)), "subjects": int(n_groups) if groups is not None else None}
     for key in ("accuracy", "balanced_accuracy", "macro_f1"):

@@ -27,7 +27,7 @@ import numpy as np
 from device.models.explicit_route import VECTOR, biomarker_vector
 from device.vision.facemap import ORGAN_KEYS, REGION_KEYS
 from model_export.dataset import CLASS_NAMES
-from model_export.evaluate import evaluate_participants
+from model_export.evaluate import evaluate_participants, evaluate_with_cis
 from model_export.splits import kfold
 
 META_FILE = "explicit_route.json"
@@ -109,15 +109,6 @@ def _grouped_importance(model, x, target, groups, rng) -> dict[str, float]:
     return {name: float(np.mean(_bce(target, perm[g]))) - base for g, name in enumerate(names)}
 
 
-def _ci(values: np.ndarray) -> list[float | None]:
-    v = values[np.isfinite(values)]
-    return (
-        [round(float(np.percentile(v, 2.5)), 4), round(float(np.percentile(v, 97.5)), 4)]
-        if len(v)
-        else [None, None]
-    )
-
-
 def train_explicit_route(
     summaries: list[dict],
     labels: list[str],
@@ -183,33 +174,6 @@ def train_explicit_route(
     return ExplicitRouteResult(
         class_names, final, cv, importance, np.nan_to_num(reference), list(participant_ids), oof
     )
-
-
-def evaluate_with_cis(
-    y: np.ndarray,
-    probs: np.ndarray,
-    class_names: tuple[str, ...],
-    n_boot: int = 1000,
-    seed: int = 0,
-) -> dict:
-    """model_export.evaluate's participant-level figures plus bootstrap 95 % CIs of the
-    accuracy and of each class's F1 (participants resampled): every route is reported so."""
-    y = np.asarray(y, int)
-    cv = evaluate_participants(y, probs, class_names, n_boot=n_boot, seed=seed)
-    boot = np.random.default_rng(seed + 1)
-    pred = np.asarray(probs).argmax(1)
-    accs, f1s = [], {c: [] for c in class_names}
-    for _ in range(n_boot):
-        i = boot.integers(0, len(y), len(y))
-        accs.append(float((pred[i] == y[i]).mean()))
-        for k, c in enumerate(class_names):
-            tp = np.sum((pred[i] == k) & (y[i] == k))
-            denom = np.sum(pred[i] == k) + np.sum(y[i] == k)
-            f1s[c].append(2 * tp / denom if denom else np.nan)
-    cv["accuracy_ci95"] = _ci(np.array(accs))
-    for c in class_names:
-        cv["per_class"][c]["f1_ci95"] = _ci(np.array(f1s[c]))
-    return cv
 
 
 def top_regions(importance: dict, class_name: str, n: int = 3) -> list[str]:

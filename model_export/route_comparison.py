@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model_export.explicit_route import evaluate_with_cis
+from model_export.evaluate import evaluate_with_cis
 
 ROUTES = ("network", "explicit", "standard_face")
 TITLES = {

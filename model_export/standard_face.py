@@ -27,7 +27,7 @@ import numpy as np
 
 from device.models.standard_face import MIN_FRAMES, similarities
 from device.session.mesh_field import EMOTIONS, MESH_POINTS, MeshField
-from model_export.explicit_route import evaluate_with_cis
+from model_export.evaluate import evaluate_with_cis, softmax_rows
 from model_export.splits import kfold
 
 FILE = "standard_face.npz"
@@ -85,9 +85,8 @@ def build_standard_faces(
 
 
 def softmax(sim: np.ndarray) -> np.ndarray:
-    z = np.nan_to_num(sim, nan=0.0) / TEMPERATURE
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    """Similarities -> probabilities at the fixed temperature (a missing one counts as 0)."""
+    return softmax_rows(np.nan_to_num(sim, nan=0.0) / TEMPERATURE)
 
 
 def scores(people: list[ParticipantField], faces: StandardFaces) -> np.ndarray:

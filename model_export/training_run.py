@@ -33,7 +33,7 @@ from model_export.dataset import (
     extract_all,
     read_site_csv,
 )
-from model_export.evaluate import evaluate_participants, participant_probs
+from model_export.evaluate import evaluate_participants, participant_probs, softmax_rows
 from model_export.explicit_route import explicit_route_for_bundle
 from model_export.formats import (
     FORMATS,
@@ -311,12 +311,12 @@ def evaluate_held_out(cfg: RunConfig, data: PreparedData, exports: Exports) -> E
     evaluated = exports.models[0]
     p_int8, rows = _participant_rows(
         te,
-        _split_by_frames(_softmax(evaluated.scaled_logits), te),
+        _split_by_frames(softmax_rows(evaluated.scaled_logits), te),
         _split_by_frames(evaluated.attention, te),
     )
     p_fp32, _ = _participant_rows(
         te,
-        _split_by_frames(_softmax(exports.fp32_scaled_logits), te),
+        _split_by_frames(softmax_rows(exports.fp32_scaled_logits), te),
         _split_by_frames(exports.fp32_attention, te),
     )
     y_test = np.array([p.participant.y for p in te])
@@ -520,8 +520,3 @@ def run(cfg: RunConfig) -> RunResult:
         json.dumps(result.report, indent=2, sort_keys=True) + "\n"
     )
     return result
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(1, keepdims=True))
-    return e / e.sum(1, keepdims=True)
