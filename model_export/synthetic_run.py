@@ -88,7 +88,7 @@ def kiosk_check(
     sits on the planted parts of the face at all, when the 7x7 map cannot say which third of
     an eye it came from (docs/export.md, "Where the BD evidence sits")."""
     from device.models.classifier import load_classifier
-    from device.session.analyze import analyze_video
+    from device.session.analyze import analyze_video, session_routes
     from device.session.timeline import Timeline
     from device.vision.frame_path import FramePipeline, PipelineConfig
     from model_export.dataset import read_site_csv
@@ -98,12 +98,17 @@ def kiosk_check(
     people = {p.pid: p for p in read_site_csv(cohort_dir / "participants.csv")}
     clf = load_classifier(result.bundle_dir, result.public_key, threads=threads)
     pipe = FramePipeline(PipelineConfig(threads=threads), classifier=clf)
+    routes = session_routes(clf)  # loaded once for every held-out video
     rows, per_class_att, route_rows = [], {}, []
     side = {"y": [], "network": [], "explicit": [], "standard_face": []}
     for pid in result.test_ids:
         p = people[pid]
         s = analyze_video(
-            p.video, Timeline.load(p.timeline) if p.timeline else None, pipe, progress=progress
+            p.video,
+            Timeline.load(p.timeline) if p.timeline else None,
+            pipe,
+            progress=progress,
+            routes=routes,
         )
         if s.get("explicit_route"):
             route_rows.append((p.label, s["explicit_route"]))

@@ -56,16 +56,22 @@ class Progress:
             sys.stderr.write("\n")
 
 
+SessionRoutes = Callable[[dict, SessionAccumulator | None], None]
+
+
 def analyze_video(
     video: Path,
     timeline: Timeline | None = None,
     pipeline: FramePipeline | None = None,
     progress: bool | None = None,
     on_accumulator: Callable[[SessionAccumulator], None] | None = None,
+    routes: SessionRoutes | None = None,
 ) -> dict:
     """Run the frame path over a video; returns the summary dict (validated).
     `on_accumulator` is handed the finished accumulator (training reads the standard-face
-    field from it in the same pass, in memory)."""
+    field from it in the same pass, in memory). `routes`: the whole-session routes
+    (`session_routes`), for a caller that analyses many videos with one bundle and loads
+    them once; by default they are loaded from the pipeline's classifier."""
     pipeline = pipeline or FramePipeline()
     pipeline.reset()
     classifier = pipeline.classifier
@@ -96,7 +102,9 @@ def analyze_video(
         "model_bundle": classifier.bundle_meta if classifier else None,
     }
     summary = acc.summary(meta)
-    add_session_routes(summary, classifier, acc)
+    routes = routes if routes is not None else session_routes(classifier)
+    if routes is not None:
+        routes(summary, acc)
     if on_accumulator is not None:
         on_accumulator(acc)
     summary["face_found"] = summary["session"]["frames_seen"] > summary["session"]["rejected"].get(
@@ -104,9 +112,6 @@ def analyze_video(
     )
     validate_summary(summary)
     return summary
-
-
-SessionRoutes = Callable[[dict, SessionAccumulator | None], None]
 
 
 def session_routes(classifier) -> SessionRoutes | None:
@@ -134,13 +139,6 @@ def session_routes(classifier) -> SessionRoutes | None:
             summary["standard_face"] = standard.predict(acc.mesh_field)
 
     return add
-
-
-def add_session_routes(summary: dict, classifier, acc: SessionAccumulator | None = None) -> None:
-    """One-shot form of session_routes (the analyze command runs one video)."""
-    add = session_routes(classifier)
-    if add is not None:
-        add(summary, acc)
 
 
 def _load_classifier(args, threads: int, providers: tuple[str, ...]):
