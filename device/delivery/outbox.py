@@ -5,9 +5,9 @@ kill -9 and power loss. Nothing is ever dropped silently: a summary leaves only 
 receiver's ack for its message id arrives (`ack`), or when an operator exports it to a
 file for an offline clinic (`export(..., remove=True)`). A summary the clinic refused for
 good (a signed refusal, device/wire/ack.py) moves to the `dead_letters` table
-(`dead_letter`): kept with its reason, counted in `stats`, exportable, never resent. When the outbox reaches its
-item, byte or age bound, `put` raises OutboxFull and `can_accept` turns False, so the
-kiosk refuses to start a new session rather than lose one.
+(`dead_letter`): kept with its reason, counted in `stats`, exportable, never resent. When
+the outbox reaches its item, byte or age bound, `put` raises OutboxFull and `can_accept`
+turns False, so the kiosk refuses to start a new session rather than lose one.
 
 An instance is one connection: use it from one thread at a time (the publisher thread opens
 its own; Delivery guards the caller-side one with a lock).

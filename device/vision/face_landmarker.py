@@ -133,7 +133,7 @@ class FaceLandmarker:
         iris_path = model_path("iris_landmark", model_dir) if iris else None
         self._eyes = [
             open_model("litert", iris_path, threads=1, outputs=(IRIS_OUTPUT,))
-            for _ in range(2 if iris and self.parallel else 0)
+            for _ in range(2 if self.parallel else 0)
         ]
         self.iris = (
             open_model("litert", iris_path, threads=1, batch=2, outputs=(IRIS_OUTPUT,))
