@@ -3,7 +3,10 @@
 Frames come from the real one-face video (looped, padded from 640x360 to 640x480 in
 memory), tracking on, so the detector runs only on track loss and every
 `detect_interval` frames. Stage times are medians over all frames; the detector's is
-also given per call. Prints a table and writes JSON.
+also given per call; `whole` includes decoding. Then throughput on the same frames
+decoded in advance, interleaved rounds: frame by frame (`process` + accumulator) and as a
+stream (`stream` + accumulator: the next frame's landmarks on a worker thread, as offline
+analysis runs). Prints a table and writes JSON.
 
     .venv/bin/python bench/frame_path.py [--frames 600] [--out bench/results/frame_path.json]
 """
@@ -130,6 +133,9 @@ def _run(video: Path, threads: int, frames: int, bundle=None, key=None) -> dict:
             )
             rows["biomarkers"].append(t3 - t2)
             rows["whole"].append(t3 - t0)
+    decoded = _decoded(video, frames)
+    for name, ms in throughput(pipe, decoded, classifier).items():
+        rows[name] = [ms / 1000]
     med = {k: statistics.median(v) * 1000 for k, v in rows.items()}
     mean = {k: statistics.fmean(v) * 1000 for k, v in rows.items()}
     return {
@@ -145,7 +151,33 @@ def _run(video: Path, threads: int, frames: int, bundle=None, key=None) -> dict:
         else None,
         "fps_whole_median": 1000 / med["whole"],
         "fps_whole_mean": 1000 / mean["whole"],
+        "fps_frame_by_frame": 1000 / med["whole, frame by frame"],
+        "fps_streamed": 1000 / med["whole, streamed"],
     }
+
+
+def _decoded(video: Path, n: int) -> list[np.ndarray]:
+    with VideoFileSource(video, loop=True) as src:
+        return [to_640x480(src.read().rgb) for _ in range(n)]
+
+
+def throughput(pipe: FramePipeline, frames: list[np.ndarray], classifier, rounds: int = 5) -> dict:
+    """ms per frame, median of interleaved rounds, frame by frame and streamed."""
+    names = tuple(classifier.class_names) if classifier else ()
+    times: dict[str, list[float]] = {"whole, frame by frame": [], "whole, streamed": []}
+    for _ in range(rounds):
+        for key in times:
+            acc = SessionAccumulator(None, names)
+            pipe.reset()
+            t = time.perf_counter()
+            if key == "whole, streamed":
+                for i, (_, res) in enumerate(pipe.stream(frames)):
+                    acc.add(i / 30.0, res)
+            else:
+                for i, rgb in enumerate(frames):
+                    acc.add(i / 30.0, pipe.process(rgb))
+            times[key].append((time.perf_counter() - t) * 1000 / len(frames))
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def main(argv=None) -> int:
@@ -172,6 +204,8 @@ def main(argv=None) -> int:
         "classifier",
         "biomarkers",
         "whole",
+        "whole, frame by frame",
+        "whole, streamed",
     ]
     headers = ["stage (640x480)"]
     for r in results:
@@ -197,7 +231,9 @@ def main(argv=None) -> int:
         print(
             f"{r['threads']} thread(s): whole path {r['fps_whole_median']:.1f} fps (median), "
             f"{r['fps_whole_mean']:.1f} fps (mean); detector ran {r['detector_calls']} times, "
-            f"{r['detector_ms_per_call']:.2f} ms per call; {r['frames_passing_quality']} frames passed the gate"
+            f"{r['detector_ms_per_call']:.2f} ms per call; {r['frames_passing_quality']} frames passed the gate; "
+            f"decoded in advance: {r['fps_frame_by_frame']:.1f} fps frame by frame, "
+            f"{r['fps_streamed']:.1f} fps streamed"
         )
     path = write_json(
         args.out,

@@ -83,43 +83,52 @@ class Peer:
 
 
 def ours(threads: int, bundle: Path | None, key: Path | None):
-    """Our three paths on `threads` threads: landmarks only, whole + accumulator, + classifier."""
+    """Our paths on `threads` threads, each a function that makes one pass over the frames
+    and returns how many had a face: landmarks only; the whole path with the accumulator;
+    with the INT8 classifier too, frame by frame (`process`, as the live kiosk runs it) and
+    streamed (`stream`, as offline analysis runs it: the next frame's landmarks on a
+    worker thread)."""
     cv2.setNumThreads(threads)
     plain = FramePipeline(PipelineConfig(threads=threads))
+
+    def landmarks(frames) -> int:
+        plain.reset()
+        return sum(plain.landmarker.process(f).points is not None for f in frames)
+
     paths = {
-        "ours: landmarks (detector when lost + mesh + iris)": lambda f, p=plain: (
-            p.landmarker.process(f)
-        ),
-        "ours: whole path + accumulator": _with_accumulator(plain),
+        "ours: landmarks (detector when lost + mesh + iris)": landmarks,
+        "ours: whole path + accumulator": _whole(plain, streamed=False),
     }
     if bundle:
         from device.models.classifier import load_classifier
 
         clf = load_classifier(bundle, key, threads=threads, prefer=("litert",))
         full = FramePipeline(PipelineConfig(threads=threads), classifier=clf)
-        paths[f"ours: whole path + INT8 classifier ({clf.runtime})"] = _with_accumulator(full, clf)
+        label = f"ours: whole path + INT8 classifier ({clf.runtime})"
+        paths[f"{label}, frame by frame"] = _whole(full, clf, streamed=False)
+        paths[f"{label}, streamed"] = _whole(full, clf, streamed=True)
     return paths
 
 
-def _with_accumulator(pipe: FramePipeline, clf=None):
-    acc = SessionAccumulator(None, tuple(clf.class_names) if clf else ())
-    clock = {"t": 0.0}
+def _whole(pipe: FramePipeline, clf=None, *, streamed: bool):
+    names = tuple(clf.class_names) if clf else ()
 
-    def run(frame):
-        res = pipe.process(frame)
-        clock["t"] += 1 / 30
-        acc.add(clock["t"], res)
-        return res.ok
+    def run(frames) -> int:
+        acc = SessionAccumulator(None, names)
+        pipe.reset()
+        results = (r for _, r in pipe.stream(frames)) if streamed else map(pipe.process, frames)
+        found = 0
+        for i, res in enumerate(results):
+            acc.add(i / 30, res)
+            found += res.mesh is not None
+        return found
 
     return run
 
 
 def time_pass(fn, frames) -> tuple[float, int]:
-    found = 0
     t = time.perf_counter()
-    for f in frames:
-        r = fn(f)
-        found += bool(r if isinstance(r, bool) else getattr(r, "points", None) is not None)
+    found = fn(frames)
     return (time.perf_counter() - t) * 1000 / len(frames), found
 
 

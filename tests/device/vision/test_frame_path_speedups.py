@@ -166,3 +166,51 @@ def test_lookup_table_preprocessing_is_the_exact_normalisation(frames, make_bund
         got = clf.preprocess(crop)
         assert got.shape == (1, 3, 112, 112) and got.dtype == np.float32
         np.testing.assert_allclose(got[0], ref.transpose(2, 0, 1), atol=2e-6, rtol=0)
+
+
+def _assert_same_result(a, b) -> None:
+    assert (a.ok, a.reason, a.n_faces) == (b.ok, b.reason, b.n_faces)
+    if a.mesh is None:
+        assert b.mesh is None
+        return
+    np.testing.assert_array_equal(a.mesh, b.mesh)
+    np.testing.assert_array_equal(a.features, b.features)
+    assert (a.classifier is None) == (b.classifier is None)
+    if a.classifier is not None:
+        np.testing.assert_array_equal(a.classifier.probs, b.classifier.probs)
+        np.testing.assert_array_equal(a.classifier.region_attention, b.classifier.region_attention)
+
+
+def test_a_stream_gives_what_process_gives_frame_by_frame(frames, make_bundle, keypair):
+    """The next frame's landmarks on a worker change no number and no order, including a
+    frame without a face in the middle (the track is lost and found again)."""
+    bundle = make_bundle()
+    one = FramePipeline(
+        PipelineConfig(threads=1), classifier=load_classifier(bundle, keypair[2], threads=1)
+    )
+    two = FramePipeline(
+        PipelineConfig(threads=2), classifier=load_classifier(bundle, keypair[2], threads=2)
+    )
+    clip = frames[:10] + [np.zeros_like(frames[0])] + frames[10:]
+    items = [(i, rgb) for i, rgb in enumerate(clip)]
+    streamed = list(two.stream(items, lambda item: item[1]))
+    assert [item for item, _ in streamed] == items
+    results = [r for _, r in streamed]
+    assert results[10].reason == "no_face"
+    assert sum(r.classifier is not None for r in results) > 0
+    for rgb, got in zip(clip, results, strict=True):
+        _assert_same_result(one.process(rgb), got)
+
+
+def test_a_stream_stopped_early_starts_again_from_a_fresh_track(frames, make_bundle, keypair):
+    clf = load_classifier(make_bundle(), keypair[2], threads=2)
+    pipe = FramePipeline(PipelineConfig(threads=2), classifier=clf)
+    stream = pipe.stream(frames)
+    first = [next(stream)[1] for _ in range(3)]  # frame 3's landmarks are now in flight
+    with pytest.raises(RuntimeError, match="already running a stream"):
+        next(pipe.stream(frames))
+    stream.close()
+    again = [r for _, (_, r) in zip(range(3), pipe.stream(frames), strict=False)]
+    assert len(again) == 3
+    for a, b in zip(again, first, strict=True):
+        _assert_same_result(a, b)
