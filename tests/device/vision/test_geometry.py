@@ -25,6 +25,28 @@ def test_similarity_transform_recovers_a_known_transform():
     assert np.allclose(m[:, :2], s * r, atol=1e-9) and np.allclose(m[:, 2], t, atol=1e-9)
 
 
+def test_similarity_transform_is_the_least_squares_optimum_without_reflection():
+    """With noise, no nearby rotation/scale/shift fits better; a mirrored target still
+    gets a proper rotation (a face is never flipped)."""
+    rng = np.random.default_rng(3)
+    src = rng.normal(size=(5, 2)) * 40
+    dst = 0.8 * src[:, ::-1] + rng.normal(size=(5, 2)) * 3  # mirrored and noisy
+
+    def cost(m):
+        return float(((src @ m[:, :2].T + m[:, 2] - dst) ** 2).sum())
+
+    m = similarity_transform(src, dst)
+    assert np.linalg.det(m[:, :2]) > 0
+    a, b = m[0, 0], m[1, 0]
+    for da, db in rng.normal(size=(200, 2)) * 1e-3:
+        near = m.copy()
+        near[:, :2] = [[a + da, -(b + db)], [b + db, a + da]]
+        near[:, 2] = dst.mean(0) - near[:, :2] @ src.mean(0)
+        assert cost(near) >= cost(m)
+    same = similarity_transform(np.ones((5, 2)), dst)  # no spread: shift only
+    assert np.allclose(same[:, :2], np.eye(2)) and np.allclose(same[:, 2], dst.mean(0) - 1)
+
+
 def test_aligned_crop_puts_eyes_on_the_template(pipeline, single_face):
     pipeline.reset()
     pts = pipeline.process(single_face).pts68
