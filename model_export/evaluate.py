@@ -134,22 +134,16 @@ def evaluate_with_cis(
     seed: int = 0,
 ) -> dict:
     """`evaluate_participants`' figures plus bootstrap 95 % CIs of the
-    accuracy and of each class's F1 (participants resampled): every route is reported so."""
+    accuracy and of each class's F1 (participants resampled): every route is reported so.
+    A resample without any participant of a class leaves that class's F1 undefined (left
+    out of its interval), not 0."""
     y = np.asarray(y, int)
     cv = evaluate_participants(y, probs, class_names, n_boot=n_boot, seed=seed)
-    boot = np.random.default_rng(seed + 1)
     pred = np.asarray(probs).argmax(1)
-    accs, f1s = [], {c: [] for c in class_names}
-    for _ in range(n_boot):
-        i = boot.integers(0, len(y), len(y))
-        accs.append(float((pred[i] == y[i]).mean()))
-        for k, c in enumerate(class_names):
-            tp = np.sum((pred[i] == k) & (y[i] == k))
-            denom = np.sum(pred[i] == k) + np.sum(y[i] == k)
-            f1s[c].append(2 * tp / denom if denom else np.nan)
-    cv["accuracy_ci95"] = percentile_ci(np.array(accs))
-    for c in class_names:
-        cv["per_class"][c]["f1_ci95"] = percentile_ci(np.array(f1s[c]))
+    boots = _bootstrap(y, pred, len(class_names), np.arange(len(y)), n_boot, seed + 1)
+    cv["accuracy_ci95"] = percentile_ci([b["accuracy"] for b in boots])
+    for c, name in enumerate(class_names):
+        cv["per_class"][name]["f1_ci95"] = percentile_ci([b["f1"][c] for b in boots])
     return cv
 
 
@@ -171,6 +165,23 @@ def _classification_figures(cm: np.ndarray) -> dict:
         "precision": precision,
         "f1": f1,
     }
+
+
+def _bootstrap(
+    y_true: np.ndarray, y_pred: np.ndarray, k: int, gid: np.ndarray, n_boot: int, seed: int
+) -> list[dict]:
+    """`_classification_figures` of `n_boot` resamples of whole groups (`gid`: each
+    item's group index; one group per participant or subject), as weighted confusions."""
+    n_groups = int(gid.max()) + 1 if len(gid) else 0
+    rng = np.random.default_rng(seed)
+    cell = y_true * k + y_pred
+    boots = []
+    for _ in range(n_boot):
+        w = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)[gid]
+        boots.append(
+            _classification_figures(np.bincount(cell, weights=w, minlength=k * k).reshape(k, k))
+        )
+    return boots
 
 
 def evaluate_images(
@@ -195,14 +206,7 @@ def evaluate_images(
         return_inverse=True,
     )
     n_groups = gid.max() + 1 if len(gid) else 0
-    rng = np.random.default_rng(seed)
-    cell = y_true * k + y_pred
-    boots = []
-    for _ in range(n_boot):
-        w = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)[gid]
-        boots.append(
-            _classification_figures(np.bincount(cell, weights=w, minlength=k * k).reshape(k, k))
-        )
+    boots = _bootstrap(y_true, y_pred, k, gid, n_boot, seed)
 
     def ci(key: str, c: int | None = None) -> list:
         return percentile_ci([b[key] if c is None else b[key][c] for b in boots])
