@@ -30,8 +30,8 @@ from device.wire.envelope import MAX_ENVELOPE, Header
 EXPORT_FORMAT = "emoface.outbox-export/1"
 MAX_EXPORT_BYTES = 4 * 1024**3
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS items (
+# The columns of a queued message, shared by the queue and the dead letters it moves to.
+_MESSAGE_COLUMNS = """\
     message_id   TEXT PRIMARY KEY,
     device_id    TEXT NOT NULL,
     boot_id      TEXT NOT NULL,
@@ -40,22 +40,18 @@ CREATE TABLE IF NOT EXISTS items (
     queued       REAL NOT NULL,
     blob         BLOB NOT NULL,
     size         INTEGER NOT NULL,
-    attempts     INTEGER NOT NULL DEFAULT 0,
+"""
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS items (
+{_MESSAGE_COLUMNS}    attempts     INTEGER NOT NULL DEFAULT 0,
     next_attempt REAL NOT NULL DEFAULT 0,
     priority     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS items_due ON items(next_attempt, queued);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS dead_letters (
-    message_id   TEXT PRIMARY KEY,
-    device_id    TEXT NOT NULL,
-    boot_id      TEXT NOT NULL,
-    seq          INTEGER NOT NULL,
-    created      REAL NOT NULL,
-    queued       REAL NOT NULL,
-    blob         BLOB NOT NULL,
-    size         INTEGER NOT NULL,
-    reason       TEXT NOT NULL,
+{_MESSAGE_COLUMNS}    reason       TEXT NOT NULL,
     refused      REAL NOT NULL
 );
 """
