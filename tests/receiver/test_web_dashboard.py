@@ -133,7 +133,7 @@ def browser(dashboard):
                 + base64.b64encode(hashlib.sha256(spki).digest()).decode()):  # fmt: skip
         opts.add_argument(arg)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-    driver.implicitly_wait(3)
+    driver.implicitly_wait(10)  # a loaded CI machine: argon2 logins and page loads take longer
     yield driver
     driver.quit()
 
