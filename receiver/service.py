@@ -45,7 +45,7 @@ from provisioning.registry import DeviceKeys
 from receiver.alerts import record_alert
 from receiver.answers import Answers, clinic_ack_key, content_free
 from receiver.ratelimit import RefusalLimiter
-from receiver.store import Store
+from receiver.store import SignedRow, Store
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +66,16 @@ class Outcome:
 
 @dataclass
 class _Opened:
-    """An envelope that passed every check that needs no store lookup."""
+    """An envelope that passed every check that needs no store lookup. It keeps the row to
+    store, not the parsed summary: a batch of 500 parsed kiosk summaries is ~300,000 live
+    objects, which the garbage collector would walk again and again."""
 
-    header: Header
-    summary: dict
-    received: float
-    text: str  # the summary's JSON exactly as signed: stored as it came
+    row: SignedRow  # the summary's JSON exactly as signed: stored as it came
+    from_broker: bool  # came over MQTT (its refusals count against the device's budget)
+
+    @property
+    def header(self) -> Header:
+        return self.row.header
 
 
 class Intake:
@@ -82,7 +86,6 @@ class Intake:
         self.hpke_key = hpke_key
         self.keys = DeviceKeys(registry_path)
         self.limiter = RefusalLimiter()  # per-device refusal budget (receiver/ratelimit.py)
-        self._from_broker = False  # the envelope being checked came over MQTT
         self.answers = Answers(clinic_ack_key(registry_path))  # signed acks and refusals
         self.counters: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -119,6 +122,7 @@ class Intake:
                     h.message_id,
                     f"sequence {h.boot_id}/{h.seq} already used by another message",
                     h,
+                    limited=o.from_broker,
                 )
             elif state == "duplicate":
                 verdict[id(o)] = self._duplicate(h)
@@ -126,7 +130,7 @@ class Intake:
                 batch_ids.add(h.message_id)
                 batch_seqs.add(key)
                 fresh.append(o)
-        new = self.store.insert_many([(o.header, o.summary, o.received, o.text) for o in fresh])
+        new = self.store.insert_rows([o.row for o in fresh])
         for o in fresh:
             if o.header.message_id in new:
                 self._count("stored")
@@ -138,21 +142,23 @@ class Intake:
     def _open(self, payload: bytes, topic: str | None) -> Outcome | _Opened:
         received = time.time()
         topic_device = None
-        self._from_broker = topic is not None
+        limited = topic is not None  # over MQTT: refusals count against the device's budget
         if topic is not None:
             topic_device = SUMMARY.device_of(topic)
             if topic_device is None:
-                return self._reject("topic", None, None, "unexpected topic")
+                return self._reject("topic", None, None, "unexpected topic", limited=limited)
             if self.limiter.blocked(topic_device):  # over its refusal budget: not even opened
                 self._count("rate_limited")
                 return Outcome("rejected", "rate_limited")
         try:
             opened = open_sealed(payload, self.hpke_key, self.keys)
         except EnvelopeError as exc:
-            return self._reject(exc.reason, topic_device, None, str(exc))
+            return self._reject(exc.reason, topic_device, None, str(exc), limited=limited)
         except Exception as exc:  # never crash on input
             log.exception("unexpected error opening an envelope")
-            return self._reject("malformed", topic_device, None, f"{type(exc).__name__}")
+            return self._reject(
+                "malformed", topic_device, None, f"{type(exc).__name__}", limited=limited
+            )
         header, summary = opened.header, opened.summary
         if topic_device is not None and header.device_id != topic_device:
             return self._reject(
@@ -161,28 +167,39 @@ class Intake:
                 header.message_id,
                 f"header says {header.device_id}, topic says {topic_device}",
                 header,
+                limited=limited,
             )
         if not created_plausible(header.created, received):
             return self._reject(
-                "created", header.device_id, header.message_id, "created time implausible", header
+                "created",
+                header.device_id,
+                header.message_id,
+                "created time implausible",
+                header,
+                limited=limited,
             )
         if payload_kind(summary) == "alert":
-            return self._alert(header, summary, received)
+            return self._alert(header, summary, received, limited)
         try:
-            validate_summary(summary, encoded=opened.body)
+            validate_summary(summary, encoded=opened.body, numbers_checked=opened.numbers_checked)
         except Exception as exc:
-            return self._reject("schema", header.device_id, header.message_id, str(exc), header)
-        # the verified bytes were UTF-8 already (open_sealed decoded them once to parse)
-        return _Opened(header, summary, received, opened.body.decode("utf-8"))
+            return self._reject(
+                "schema", header.device_id, header.message_id, str(exc), header, limited=limited
+            )
+        # the verified bytes are UTF-8 (open_sealed parsed them); stored as they came
+        row = SignedRow.of(header, summary, received, opened.body.decode("utf-8"))
+        return _Opened(row, limited)
 
-    def _alert(self, header: Header, alert: dict, received: float) -> Outcome:
+    def _alert(self, header: Header, alert: dict, received: float, limited: bool) -> Outcome:
         """An urgent-answer alert: checked and stored at once (receiver.alerts)."""
         try:
             validate_alert(alert)
             if alert["device_id"] != header.device_id:
                 raise AlertError("alert.device_id: not the sending device")
         except AlertError as exc:
-            return self._reject("schema", header.device_id, header.message_id, str(exc), header)
+            return self._reject(
+                "schema", header.device_id, header.message_id, str(exc), header, limited=limited
+            )
         if not record_alert(self.store, header, alert, received):
             return self._duplicate(header)
         self._count("alerts")
@@ -197,12 +214,15 @@ class Intake:
         )
         return Outcome("duplicate", "replay", header)
 
-    def _reject(self, reason, device_id, message_id, detail, header=None) -> Outcome:
+    def _reject(
+        self, reason, device_id, message_id, detail, header=None, *, limited: bool
+    ) -> Outcome:
+        """Count, log and record a refusal. `limited`: the envelope came over MQTT, so the
+        refusal counts against the device's budget; over it, a device's refusals are counted
+        only (no log, row, answer). An operator's offline import is never limited."""
         self._count(reason)
         self._count("rejected")
-        # over its budget, a device's refusals over MQTT are counted only (no log, row,
-        # answer); an operator's offline import is never limited
-        if self._from_broker and not self.limiter.note(device_id):
+        if limited and not self.limiter.note(device_id):
             return Outcome("rejected", "rate_limited", header)
         detail = content_free(detail)
         log.warning(

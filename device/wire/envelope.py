@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from device.errors import EmofaceError
+from device.wire import json_bytes
 from device.wire.topics import is_device_id
 
 MAGIC = b"EMFE"
@@ -228,11 +229,14 @@ class Opened:
 
     `body` is the verified plaintext the device signed (canonical JSON from an honest
     device): a receiver can store it as it came instead of encoding the summary again.
+    `numbers_checked`: every number in `body` is known to be in the schema's range
+    (`json_bytes.loads`), so the schema check may skip the scalars.
     """
 
     header: Header
     summary: dict
     body: bytes
+    numbers_checked: bool = False
 
 
 def open_envelope(
@@ -272,9 +276,9 @@ def open_sealed(
     except InvalidSignature as exc:
         raise EnvelopeError("signature", f"bad signature from {header.device_id}") from exc
     try:
-        summary = json.loads(body.decode("utf-8"))
+        summary, in_range = json_bytes.loads(body)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise EnvelopeError("summary", "payload is not UTF-8 JSON") from exc
     if not isinstance(summary, dict) or not isinstance(summary.get("schema_version"), str):
         raise EnvelopeError("summary", "payload is not an object with a schema_version")
-    return Opened(header, summary, body)
+    return Opened(header, summary, body, in_range)

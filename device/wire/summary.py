@@ -4,7 +4,8 @@ It holds statistics only. `validate_summary` is run by the device before sealing
 the receiver after opening; besides structure it enforces the privacy rule that no
 per-frame track can ride along: any list longer than MAX_LIST is refused. It checks ranges
 too: frame counts are 0..MAX_FRAMES with frames_used <= frames_seen, rejection counts are
-non-negative, and no integer anywhere exceeds what every JSON reader holds exactly.
+non-negative, no integer anywhere exceeds what every JSON reader holds exactly, and nothing
+nests deeper than MAX_DEPTH (a kiosk summary: 6 levels).
 
 The standard-face route's block (`standard_face`), when present, is checked for shape and
 range: cosine similarities in -1..1 for at most MAX_CLASSES classes and the four emotions
@@ -32,6 +33,9 @@ REQUIRED = {"schema_version": str, "session": dict, "segments": list}
 BLOCK_REQUIRED = {"frames_seen": int, "frames_used": int, "rejected": dict, "features": dict}
 MAX_FRAMES = 10**8  # about 230 days at 5 frames/s: far beyond any session
 MAX_INT = 2**53  # exact in every JSON reader
+# containers inside containers, the summary itself level 1; far below where JSON readers
+# give up (~1000), so every reader reads a stored summary back
+MAX_DEPTH = 16
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")
 MAX_CLASSES = 8
 # The conditions a summary's segments carry (the stimulus clips): neutral, then the four
@@ -47,19 +51,21 @@ class SummaryError(InputError):
     """A summary that does not follow the schema (the message says where)."""
 
 
-def _walk(obj, path: str) -> None:
+def _walk(obj, path: str, depth: int = 1) -> None:
+    if isinstance(obj, dict | list) and depth > MAX_DEPTH:
+        raise SummaryError(f"{path}: nested deeper than {MAX_DEPTH} levels")
     if isinstance(obj, dict):
         for k, v in obj.items():
             if not isinstance(k, str):
                 raise SummaryError(f"{path}: keys must be strings")
-            _walk(v, f"{path}.{k if _PLAIN_KEY.fullmatch(k) else '<key>'}")
+            _walk(v, f"{path}.{k if _PLAIN_KEY.fullmatch(k) else '<key>'}", depth + 1)
     elif isinstance(obj, list):
         if len(obj) > MAX_LIST:
             raise SummaryError(
                 f"{path}: list of {len(obj)} items (max {MAX_LIST}): no per-frame data may leave the device"
             )
         for i, v in enumerate(obj):
-            _walk(v, f"{path}[{i}]")
+            _walk(v, f"{path}[{i}]", depth + 1)
     elif isinstance(obj, float):
         if not math.isfinite(obj):
             raise SummaryError(f"{path}: non-finite number")
@@ -72,36 +78,63 @@ def _walk(obj, path: str) -> None:
 
 def _plain(obj) -> bool:
     """True when `_walk` would find nothing wrong: the same rules, checked without building
-    a path for every value (the receiver runs this on every summary). Exact types only, so
-    anything unusual falls back to `_walk`, which names the place. Only containers go on
-    the stack; scalars are checked where they are met (a summary holds thousands)."""
-    if type(obj) is not dict and type(obj) is not list:
-        return False
-    stack = [obj]
-    while stack:
-        o = stack.pop()
-        if type(o) is dict:
-            for k in o:
-                if type(k) is not str:
-                    return False
-            values = o.values()
-        else:
-            if len(o) > MAX_LIST:
+    a path for every value (the device runs this on every summary it seals). Exact types
+    only, so anything unusual falls back to `_walk`, which names the place. It goes level by
+    level (the depth comes free); only containers go to the next level, scalars are checked
+    where they are met (a summary holds thousands)."""
+    level = [obj]
+    for _ in range(MAX_DEPTH):
+        deeper = []
+        for o in level:
+            if type(o) is dict:
+                for k in o:
+                    if type(k) is not str:
+                        return False
+                values = o.values()
+            elif type(o) is list and len(o) <= MAX_LIST:
+                values = o
+            else:
                 return False
-            values = o
-        for v in values:
-            t = type(v)
-            if t is float:
-                if v - v != 0.0:  # not finite: inf - inf and nan - nan are nan
+            for v in values:
+                t = type(v)
+                if t is float:
+                    if v - v != 0.0:  # not finite: inf - inf and nan - nan are nan
+                        return False
+                elif t is dict or t is list:
+                    deeper.append(v)
+                elif t is int:
+                    if not -MAX_INT <= v <= MAX_INT:
+                        return False
+                elif not (t is str or t is bool or v is None):
                     return False
-            elif t is dict or t is list:
-                stack.append(v)
-            elif t is int:
-                if not -MAX_INT <= v <= MAX_INT:
-                    return False
-            elif not (t is str or t is bool or v is None):
+        if not deeper:
+            return True
+        level = deeper
+    return False
+
+
+def _containers_plain(obj) -> bool:
+    """`_plain` for a value a JSON parser made from bytes whose numbers are known to be in
+    range (`json_bytes.loads` says so): keys are strings and scalars are JSON's, so only
+    the containers are left to check, list lengths and depth."""
+    level = [obj]
+    for _ in range(MAX_DEPTH):
+        deeper = []
+        add = deeper.append
+        for o in level:
+            if type(o) is dict:
+                values = o.values()
+            elif type(o) is list and len(o) <= MAX_LIST:
+                values = o
+            else:
                 return False
-    return True
+            for v in values:
+                if type(v) is dict or type(v) is list:
+                    add(v)
+        if not deeper:
+            return True
+        level = deeper
+    return False
 
 
 def _require(obj: dict, spec: dict, path: str) -> None:
@@ -124,17 +157,22 @@ def _check_counts(block: dict, path: str) -> None:
             raise SummaryError(f"{path}.rejected.{reason}: must be a count 0..frames_seen")
 
 
-def validate_summary(summary: dict, encoded: bytes | None = None) -> None:
+def validate_summary(
+    summary: dict, encoded: bytes | None = None, numbers_checked: bool = False
+) -> None:
     """Raise SummaryError naming the first problem; return None when the summary is valid.
 
     `encoded`: the summary's JSON bytes when the caller holds them already (the receiver:
-    the signed bytes it stores); the size limit then applies to them, with no re-encoding."""
+    the signed bytes it stores); the size limit then applies to them, with no re-encoding.
+    `numbers_checked`: `summary` is what `json_bytes.loads(encoded)` returned with
+    `in_range` True, so its scalars need no second look."""
     if not isinstance(summary, dict):
         raise SummaryError("summary: must be an object")
     _require(summary, REQUIRED, "summary")
     if summary["schema_version"] != SCHEMA_VERSION:
         raise SummaryError(f"summary.schema_version: not {SCHEMA_VERSION!r}")
-    if not _plain(summary):
+    fast = _containers_plain if numbers_checked and encoded is not None else _plain
+    if not fast(summary):
         _walk(summary, "summary")
     _require(summary["session"], BLOCK_REQUIRED, "summary.session")
     _check_counts(summary["session"], "summary.session")

@@ -3,6 +3,15 @@ versioned schema (see receiver.store.migrations for how to add a table or column
 
 from receiver.store.backend import Backend, StoreError, redacted
 from receiver.store.migrations import MIGRATIONS, Migration, migrate
-from receiver.store.summaries import Store
+from receiver.store.summaries import SignedRow, Store
 
-__all__ = ["MIGRATIONS", "Backend", "Migration", "Store", "StoreError", "migrate", "redacted"]
+__all__ = [
+    "MIGRATIONS",
+    "Backend",
+    "Migration",
+    "SignedRow",
+    "Store",
+    "StoreError",
+    "migrate",
+    "redacted",
+]

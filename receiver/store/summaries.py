@@ -13,6 +13,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 from device.errors import InputError
 from device.wire.envelope import Header
@@ -24,6 +25,25 @@ _INSERT_HEAD = (
     " received, schema_version, summary, session_code)"
 )
 _ROW_PLACEHOLDERS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+class SignedRow(NamedTuple):
+    """A checked summary as the receiver stores it: the signed JSON text as it came and the
+    two fields the store indexes. A batch of these holds no parsed summaries (600 objects
+    each for a kiosk summary), which the receiver drops as soon as they are checked."""
+
+    header: Header
+    received: float
+    text: str
+    schema_version: str
+    session_code: str | None
+
+    @classmethod
+    def of(cls, header: Header, summary: dict, received: float, text: str | None = None):
+        """From a parsed summary; without `text` (a direct insert) it is encoded here."""
+        if text is None:  # keys as they are
+            text = json.dumps(summary, separators=(",", ":"), ensure_ascii=False)
+        return cls(header, received, text, summary["schema_version"], session_code(summary))
 
 
 class Store:
@@ -90,25 +110,28 @@ class Store:
         return bool(self.insert_many([(header, summary, received)]))
 
     def insert_many(self, items: Iterable[tuple]) -> set[str]:
-        """Insert a batch of (header, summary, received[, text]) in one statement per 500
-        rows (sorted by message id, so concurrent receivers lock rows in one order); return
-        the message ids that were new. `text` is the summary's JSON as signed (the
-        receiver passes the verified bytes, decoded); without it the summary is encoded.
-        A row another receiver committed meanwhile is skipped, never stored twice."""
-        items = sorted(items, key=lambda it: it[0].message_id)
+        """Insert a batch of (header, summary, received[, text]); see `insert_rows`. `text`
+        is the summary's JSON as signed; without it the summary is encoded."""
+        return self.insert_rows([SignedRow.of(*it) for it in items])
+
+    def insert_rows(self, items: Iterable[SignedRow]) -> set[str]:
+        """Insert a batch in one statement per 500 rows (sorted by message id, so concurrent
+        receivers lock rows in one order); return the message ids that were new. A row
+        another receiver committed meanwhile is skipped, never stored twice."""
+        items = sorted(items, key=lambda it: it.header.message_id)
         new: set[str] = set()
         if self.kind == "sqlite" and sqlite3.sqlite_version_info < (3, 35, 0):
             for it in items:  # an older SQLite (no RETURNING): one row at a time
                 sql = f"{_INSERT_HEAD} VALUES {_ROW_PLACEHOLDERS} ON CONFLICT DO NOTHING"
-                if self._x(sql, _row(*it)).rowcount == 1:
-                    new.add(it[0].message_id)
+                if self._x(sql, _row(it)).rowcount == 1:
+                    new.add(it.header.message_id)
             return new
         for chunk in _chunks(items, 500):
             # RETURNING names exactly the rows this statement added (SQLite >= 3.35 too)
             values = ", ".join([_ROW_PLACEHOLDERS] * len(chunk))
             rows = self._x(
                 f"{_INSERT_HEAD} VALUES {values} ON CONFLICT DO NOTHING RETURNING message_id",
-                [v for it in chunk for v in _row(*it)],
+                [v for it in chunk for v in _row(it)],
             ).fetchall()
             new.update(r[0] for r in rows)
         return new
@@ -214,20 +237,19 @@ class Store:
         return {d: n for d, n in rows}
 
 
-def _row(header: Header, summary: dict, received: float, text: str | None = None) -> tuple:
-    if text is None:  # no signed text given (a direct insert): encode, keys as they are
-        text = json.dumps(summary, separators=(",", ":"), ensure_ascii=False)
+def _row(it: SignedRow) -> tuple:
+    h = it.header
     return (
-        header.message_id,
-        header.device_id,
-        header.key_id,
-        header.boot_id,
-        header.seq,
-        float(header.created),
-        received,
-        summary["schema_version"],
-        text,
-        session_code(summary),
+        h.message_id,
+        h.device_id,
+        h.key_id,
+        h.boot_id,
+        h.seq,
+        float(h.created),
+        it.received,
+        it.schema_version,
+        it.text,
+        it.session_code,
     )
 
 
@@ -236,4 +258,4 @@ def _chunks(seq: list, n: int):
         yield seq[i : i + n]
 
 
-__all__ = ["Store", "StoreError"]
+__all__ = ["SignedRow", "Store", "StoreError"]
