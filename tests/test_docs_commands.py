@@ -157,20 +157,12 @@ def _all_options() -> set[str]:
 # Options the docs name that belong to other programs.
 OTHER_PROGRAMS = {
     "firmware_config/*/setup.sh": {"--read-only-root"},
+    # the benches' own parsers, read from their source (importing them would pull in torch)
     "bench/*.py": {
-        "--frames",
-        "--rounds",
-        "--runs",
-        "--width",
-        "--last-stride",
-        "--checkpoint",
-        "--crops",
-        "--formats",
-        "--reconnect-cap",
-        "--outages",
-        "--no-dlib",
-        "--threads",
-        "--video",
+        opt
+        for script in sorted((REPO / "bench").rglob("*.py"))
+        if ".venv" not in script.parts
+        for opt in re.findall(r"add_argument\(\s*\"(--[a-z][a-z0-9-]+)\"", script.read_text())
     },
     "python -m device.kiosk.screenshots": {"--size", "--languages"},
     "an example --alert-hook script": {"--ward"},
