@@ -68,15 +68,13 @@ class FrameResult:
 class _Measured:
     """One frame measured from its landmarks: all but the network and the features."""
 
-    lm: LandmarkResult
     points: np.ndarray  # 468 or 478 landmarker points
+    n_faces: int
     pts68: np.ndarray
     pose: tuple[float, float, float]
     position_mm: np.ndarray
     matrix: np.ndarray  # image -> canonical crop
     reason: str | None
-    crop: np.ndarray | None = None  # the classifier's aligned crop, when it will run
-    pts_in_crop: np.ndarray | None = None
 
 
 class FramePipeline:
@@ -102,9 +100,14 @@ class FramePipeline:
         if self._stream_landmarker is not None:
             self._stream_landmarker.reset()
 
+    @property
+    def _iris_beside_classifier(self) -> bool:
+        """Two threads, the iris model and a classifier: the work splits over two threads."""
+        return self.landmarker.parallel and self.classifier is not None
+
     def process(self, rgb: np.ndarray) -> FrameResult:
         lm_ = self.landmarker
-        if not (lm_.parallel and self.classifier is not None):
+        if not self._iris_beside_classifier:
             return self._rest(rgb, lm_.process(rgb))
         # With two threads and a classifier, the iris model runs on the landmarker's worker
         # thread while this one does the quality gate and the classifier (the features,
@@ -115,7 +118,7 @@ class FramePipeline:
         job = lm_.start_iris(rgb, lm.points)
         try:
             measured = self._measure(rgb, lm)
-            classified = self._classify(measured)
+            classified = self._classify(rgb, measured)
         finally:  # never leave the worker writing while the caller moves on
             iris = lm_.finish_iris(job, rgb, lm.points)
         measured.points = np.concatenate([lm.points, iris])
@@ -137,7 +140,7 @@ class FramePipeline:
             raise RuntimeError("this pipeline is already running a stream: finish or close it")
         self._streaming = True
         try:
-            if not (self.landmarker.parallel and self.classifier is not None):
+            if not self._iris_beside_classifier:
                 self.landmarker.reset()
                 for item in items:
                     yield item, self.process(rgb_of(item))
@@ -172,12 +175,13 @@ class FramePipeline:
 
     def _rest(self, rgb: np.ndarray, lm: LandmarkResult) -> FrameResult:
         """Everything after the landmarks, for one frame."""
-        return self._conclude(self._measure(rgb, lm))
-
-    def _measure(self, rgb: np.ndarray, lm: LandmarkResult) -> _Measured | FrameResult:
-        """Geometry, the quality gate and the classifier's crop, from the landmarks."""
         if lm.points is None:
             return _no_face(lm)
+        measured = self._measure(rgb, lm)
+        return self._conclude(measured, self._classify(rgb, measured))
+
+    def _measure(self, rgb: np.ndarray, lm: LandmarkResult) -> _Measured:
+        """Geometry and the quality gate, from the landmarks of a face."""
         pts68 = mp478_to_68(lm.points)[:, :2]
         h, w = rgb.shape[:2]
         pose, position_mm = head_pose_and_position(pts68, w, h)
@@ -187,32 +191,30 @@ class FramePipeline:
         reason = check(
             lm.n_faces, pts68, pose[0], pose[1], sharpness, brightness, self.config.quality
         )
-        measured = _Measured(lm, lm.points, pts68, pose, position_mm, m, reason)
-        if reason is None and self.classifier is not None:
-            crop, m_cls = align_face(rgb, pts68, self.classifier.alignment)
-            measured.crop = crop
-            measured.pts_in_crop = transform_points(pts68, m_cls)
-        return measured
+        return _Measured(lm.points, lm.n_faces, pts68, pose, position_mm, m, reason)
 
-    def _classify(self, measured: _Measured):
-        if measured.crop is None:
+    def _classify(self, rgb: np.ndarray, measured: _Measured):
+        """The classifier on the aligned crop of a frame that passed the gate, else None."""
+        if measured.reason is not None or self.classifier is None:
             return None
-        return self.classifier.infer(measured.crop, measured.pts_in_crop)
+        crop, m_cls = align_face(rgb, measured.pts68, self.classifier.alignment)
+        return self.classifier.infer(crop, transform_points(measured.pts68, m_cls))
 
-    def _conclude(self, measured: _Measured | FrameResult, classified: Any = None) -> FrameResult:
-        """The network (unless already run), the canonical frame and the features."""
-        if isinstance(measured, FrameResult):
-            return measured
-        if classified is None:
-            classified = self._classify(measured)
+    def _conclude(self, measured: _Measured, classified: Any) -> FrameResult:
+        """The canonical frame and the features, with the classifier's output."""
         points, m, pose = measured.points, measured.matrix, measured.pose
         canon = to_canonical(measured.pts68, m)
         iris = to_canonical(points[468:478], m) if points.shape[0] >= 478 else None
-        ok = measured.reason is None
+        feats = frame_features(canon, iris, pose)
         result = FrameResult(
-            ok, measured.reason, measured.pts68, canon, None, pose, measured.lm.n_faces
+            measured.reason is None,
+            measured.reason,
+            measured.pts68,
+            canon,
+            feats,
+            pose,
+            measured.n_faces,
         )
-        result.features = frame_features(canon, iris, pose)
         result.position_mm = measured.position_mm
         result.mesh = points
         result.classifier = classified
