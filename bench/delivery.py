@@ -84,11 +84,9 @@ def kiosk_v2_summary() -> dict:
     """A summary as the kiosk makes it today (biomarkers v2): SessionAccumulator over a
     baseline, one clip per condition and the rests between them, fed synthetic frames
     (tests/device/session/known_motion.py), about 50 KB."""
-    import numpy as np
-
     from device.session.accumulator import SessionAccumulator
     from device.session.timeline import CONDITIONS, Segment, Timeline
-    from tests.device.session.known_motion import FPS, simple_frame
+    from tests.device.session.known_motion import feed_jitter
 
     segs, t = [Segment("baseline", "neutral", 0.0, 2.0, True)], 2.0
     for k, cond in enumerate(CONDITIONS):
@@ -98,10 +96,7 @@ def kiosk_v2_summary() -> dict:
         segs.append(Segment(f"clip-{k + 1:02d}-{cond}", cond, t, t + 1.0))
         t += 1.0
     acc = SessionAccumulator(Timeline(segs))
-    rng = np.random.default_rng(0)
-    for i in range(int(t * FPS)):
-        moves = {p: tuple(rng.normal(0, 0.01, 2)) for p in range(48, 68)}
-        acc.add(i / FPS, simple_frame(moves, yaw=float(rng.normal(0, 2))))
+    feed_jitter(acc, t)
     return acc.summary({"device_id": "bench"})
 
 

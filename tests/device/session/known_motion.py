@@ -87,3 +87,12 @@ def simple_frame(
 ) -> FrameResult:
     pts = project(face_3d(moves, closure), yaw=yaw, position_mm=position_mm)
     return frame(pts, iris_points(pts, *gaze))
+
+
+def feed_jitter(acc, duration_s: float, seed: int = 0) -> None:
+    """Every frame of `duration_s` at FPS into `acc`: the lips moving by small random
+    amounts and the head turning a little, a kiosk-sized session of plausible noise."""
+    rng = np.random.default_rng(seed)
+    for i in range(int(duration_s * FPS)):
+        moves = {p: tuple(rng.normal(0, 0.01, 2)) for p in range(48, 68)}
+        acc.add(i / FPS, simple_frame(moves, yaw=float(rng.normal(0, 2))))

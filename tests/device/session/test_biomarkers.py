@@ -19,7 +19,7 @@ from device.vision.facemap import ORGAN_KEYS, organ_means
 from device.vision.features import FEATURE_INDEX, FEATURE_NAMES
 from device.vision.frame_path import FrameResult
 from device.wire.summary import MAX_BYTES, encode, validate_summary
-from tests.device.session.known_motion import FPS, simple_frame
+from tests.device.session.known_motion import FPS, feed_jitter, simple_frame
 
 OPEN = simple_frame()
 SMILE = {48: (-0.06, -0.08), 54: (0.06, -0.08)}  # corners out and up (eye-centre units)
@@ -252,10 +252,7 @@ def test_summary_stays_statistics_only_with_many_segments():
         segs.append(Segment(f"rest-{k}", None, t + 1, t + 1.5))
         t += 1.5
     acc = SessionAccumulator(Timeline(segs))
-    rng = np.random.default_rng(0)
-    for i in range(int(t * FPS)):
-        moves = {p: tuple(rng.normal(0, 0.01, 2)) for p in range(48, 68)}
-        acc.add(i / FPS, simple_frame(moves, yaw=float(rng.normal(0, 2))))
+    feed_jitter(acc, t)
     s = acc.summary({"device_id": "x"})
     validate_summary(s)
     assert len(encode(s)) < MAX_BYTES
